@@ -1,0 +1,29 @@
+"""staticreload: hot module reloading driven by a static import graph.
+
+Scan a project's imports with grimp into a networkx graph; when a file changes,
+evict the changed module and every loaded module that imports it from
+``sys.modules`` and import them again, leaving everything else loaded.
+"""
+
+from staticreload.dependency_map import DependencyMap
+from staticreload.exceptions import (
+    AppLoadError,
+    NotInMapError,
+    PackageNotFoundError,
+    ReloadError,
+    SourceSyntaxError,
+    StaticReloadError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AppLoadError",
+    "DependencyMap",
+    "NotInMapError",
+    "PackageNotFoundError",
+    "ReloadError",
+    "SourceSyntaxError",
+    "StaticReloadError",
+    "__version__",
+]

@@ -1,0 +1,7 @@
+"""``python -m staticreload``."""
+
+import sys
+
+from staticreload.cli import main
+
+sys.exit(main())

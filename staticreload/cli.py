@@ -1,0 +1,114 @@
+"""The ``staticreload`` command: ``map`` and ``serve``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from staticreload import __version__
+from staticreload.dependency_map import DependencyMap
+from staticreload.exceptions import AppLoadError, StaticReloadError
+
+__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "main"]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2  # argparse's own code for bad arguments; also a bad serve target
+
+logger = logging.getLogger("staticreload")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="staticreload", description="Hot module reloading driven by a static import graph."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    map_ = commands.add_parser(
+        "map", help="print the import graph as JSON (never imports the analysed code)"
+    )
+    map_.add_argument(
+        "targets",
+        nargs="*",
+        metavar="TARGET",
+        help="package names or directories (default: everything under --root)",
+    )
+    map_.add_argument("--direction", choices=["dependencies", "dependents"], default="dependencies")
+    map_.add_argument(
+        "--closure",
+        action="append",
+        metavar="PATH_OR_MODULE",
+        help="print only the sorted closure (the item and all its dependents)",
+    )
+    map_.add_argument("--keys", choices=["files", "modules"], default="files")
+    map_.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    map_.add_argument(
+        "--root",
+        metavar="DIR",
+        default=".",
+        help="project root: where targets are looked for, and what paths are "
+        "relative to (default: the current directory)",
+    )
+    map_.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    map_.set_defaults(run=_run_map)
+    return parser
+
+
+def _run_map(args: argparse.Namespace) -> int:
+    dependency_map = DependencyMap.build(*args.targets, root=args.root)
+    output: object
+    if args.closure:
+        modules = dependency_map.closure(args.closure)
+        if args.keys == "files":
+            output = sorted(dependency_map.display_path(module) for module in modules)
+        else:
+            output = sorted(modules)
+    else:
+        output = dependency_map.to_dict(direction=args.direction, keys=args.keys)
+    text = json.dumps(output, indent=2, sort_keys=True) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Args:
+        argv: the arguments without the program name; defaults to ``sys.argv[1:]``.
+
+    Returns:
+        The exit code: 0 on success, 1 on an error, 2 on bad arguments or a bad
+        application target.
+    """
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code: int = args.run(args)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except (StaticReloadError, OSError) as error:
+        if args.debug:
+            traceback.print_exc()
+        print(f"staticreload: error: {error}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(error, AppLoadError) else EXIT_ERROR
+    return code
