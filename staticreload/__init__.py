@@ -14,6 +14,7 @@ from staticreload.exceptions import (
     SourceSyntaxError,
     StaticReloadError,
 )
+from staticreload.reloader import Reloader, ReloadResult
 
 __version__ = "0.1.0"
 
@@ -23,6 +24,8 @@ __all__ = [
     "NotInMapError",
     "PackageNotFoundError",
     "ReloadError",
+    "ReloadResult",
+    "Reloader",
     "SourceSyntaxError",
     "StaticReloadError",
     "__version__",

@@ -1,0 +1,122 @@
+"""Recording imports as they start: the order modules first load in, and imports no scan sees.
+
+A finder at the front of ``sys.meta_path`` is asked about every import that is
+not already in ``sys.modules``, however it was requested (``import``,
+``importlib.import_module``, ``__import__``), before any other finder and
+before the module runs. It records the name and returns None, so the import
+system goes on as if it were not there. (An audit hook would miss
+``importlib.import_module``; wrapping ``__import__`` would miss it too.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from importlib.machinery import ModuleSpec
+from types import FrameType, ModuleType
+
+__all__ = ["ImportRecorder"]
+
+_MODULE_CODE_NAME = "<module>"
+
+
+class ImportRecorder:
+    """A ``sys.meta_path`` finder that records imports and finds nothing.
+
+    Attributes:
+        positions: module name -> the position at which its first import
+            started; only names for which ``is_tracked`` is true.
+    """
+
+    def __init__(self, is_tracked: Callable[[str], bool]) -> None:
+        """Args:
+        is_tracked: which module names to record (the project's own).
+        """
+        self._is_tracked = is_tracked
+        self.positions: dict[str, int] = {}
+        self._runtime_imports: list[tuple[str, str]] = []
+        self._captures: list[list[str]] = []
+        self._lock = threading.Lock()
+
+    # The finder protocol (PEP 451).
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None = None,
+        target: ModuleType | None = None,
+    ) -> ModuleSpec | None:
+        """Record that the import of ``fullname`` starts; always return None."""
+        if not self._is_tracked(fullname):
+            return None
+        with self._lock:
+            self.positions.setdefault(fullname, len(self.positions))
+            for capture in self._captures:
+                capture.append(fullname)
+        importer = _executing_module(sys._getframe(1))
+        if importer is not None and importer != fullname and self._is_tracked(importer):
+            with self._lock:
+                self._runtime_imports.append((importer, fullname))
+        return None
+
+    def invalidate_caches(self) -> None:
+        """Nothing to invalidate; part of the finder protocol."""
+
+    # Installation.
+
+    @property
+    def installed(self) -> bool:
+        """Whether the recorder is on ``sys.meta_path``."""
+        return self in sys.meta_path
+
+    def install(self) -> None:
+        """Put the recorder first on ``sys.meta_path`` (once)."""
+        if not self.installed:
+            sys.meta_path.insert(0, self)
+
+    def uninstall(self) -> None:
+        """Take the recorder off ``sys.meta_path``."""
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)
+
+    @contextlib.contextmanager
+    def capture(self) -> Iterator[list[str]]:
+        """Collect, in order, the tracked imports that start inside the block.
+
+        The recorder is put on ``sys.meta_path`` for the block if it was not.
+        """
+        started: list[str] = []
+        was_installed = self.installed
+        self.install()
+        with self._lock:
+            self._captures.append(started)
+        try:
+            yield started
+        finally:
+            with self._lock:
+                self._captures.remove(started)
+            if not was_installed:
+                self.uninstall()
+
+    def take_runtime_imports(self) -> list[tuple[str, str]]:
+        """The ``(importer, imported)`` pairs seen since the last call."""
+        with self._lock:
+            taken, self._runtime_imports = self._runtime_imports, []
+        return taken
+
+
+def _executing_module(frame: FrameType | None) -> str | None:
+    """The module whose top-level code is running, nearest the top of the stack.
+
+    That is the importer when an import starts while a module is being
+    executed, whether the import is a statement, a call to
+    ``importlib.import_module`` or happens in a function the module calls.
+    """
+    while frame is not None:
+        if frame.f_code.co_name == _MODULE_CODE_NAME:
+            name = frame.f_globals.get("__name__")
+            return name if isinstance(name, str) else None
+        frame = frame.f_back
+    return None
