@@ -15,12 +15,14 @@ from staticreload.exceptions import (
     StaticReloadError,
 )
 from staticreload.reloader import Reloader, ReloadResult
+from staticreload.wsgi import HotReloadMiddleware
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AppLoadError",
     "DependencyMap",
+    "HotReloadMiddleware",
     "NotInMapError",
     "PackageNotFoundError",
     "ReloadError",

@@ -13,6 +13,8 @@ from pathlib import Path
 from staticreload import __version__
 from staticreload.dependency_map import DependencyMap
 from staticreload.exceptions import AppLoadError, StaticReloadError
+from staticreload.reloader import DEFAULT_DEBOUNCE_S
+from staticreload.serving import DEFAULT_HOST, DEFAULT_PORT, serve
 
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "main"]
 
@@ -60,6 +62,40 @@ def _parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
     map_.set_defaults(run=_run_map)
+
+    serve = commands.add_parser(
+        "serve", help="serve a WSGI application, reloading its modules as files change"
+    )
+    serve.add_argument("target", metavar="TARGET", help="package.module:attribute")
+    serve.add_argument(
+        "--factory",
+        action="store_true",
+        help="TARGET is an application factory, called after each reload",
+    )
+    serve.add_argument("--host", default=DEFAULT_HOST)
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    serve.add_argument(
+        "--watch",
+        action="append",
+        metavar="DIR",
+        help="a folder or package to reload (default: the application's package)",
+    )
+    serve.add_argument(
+        "--debounce",
+        type=float,
+        metavar="SECONDS",
+        help=f"quiet time that ends a burst of saves (default {DEFAULT_DEBOUNCE_S})",
+    )
+    serve.add_argument(
+        "--on-error",
+        choices=["page", "keep"],
+        default="page",
+        help="after a failed reload: show an error page, or keep the old app",
+    )
+    serve.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    serve.set_defaults(run=_run_serve)
     return parser
 
 
@@ -79,6 +115,19 @@ def _run_map(args: argparse.Namespace) -> int:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    serve(
+        args.target,
+        factory=args.factory,
+        host=args.host,
+        port=args.port,
+        watch=args.watch,
+        debounce_s=args.debounce,
+        on_error=args.on_error,
+    )
     return EXIT_OK
 
 

@@ -9,6 +9,7 @@ __all__ = [
     "ReloadError",
     "SourceSyntaxError",
     "StaticReloadError",
+    "describe",
 ]
 
 
@@ -103,3 +104,9 @@ class AppLoadError(StaticReloadError):
         self.target = target
         self.reason = reason
         super().__init__(f"cannot load application {target!r}: {reason}")
+
+
+def describe(error: BaseException) -> str:
+    """``"TypeName: first line of the message"``, for one-line reports."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__

@@ -18,7 +18,7 @@ from types import CodeType, TracebackType
 from staticreload import graph as graphs
 from staticreload import modules
 from staticreload.dependency_map import DependencyMap, PathOrModule
-from staticreload.exceptions import NotInMapError, ReloadError, SourceSyntaxError
+from staticreload.exceptions import NotInMapError, ReloadError, SourceSyntaxError, describe
 from staticreload.locking import ReadWriteLock
 from staticreload.recording import ImportRecorder
 from staticreload.scanning import module_for_path
@@ -319,7 +319,7 @@ class Reloader:
                 compiled[path] = compile(source, str(path), "exec", dont_inherit=True)
             except (SyntaxError, ValueError, OSError) as error:
                 lineno = error.lineno if isinstance(error, SyntaxError) else None
-                reason = _one_line(error)
+                reason = describe(error)
                 failure = ReloadError(
                     reason, module=self._module_name(path), path=str(path), lineno=lineno
                 )
@@ -377,7 +377,7 @@ class Reloader:
                     modules.import_in_order(order, compiled)
                 except modules.ModuleImportError as failure:
                     modules.restore(snapshot)
-                    error = self._describe(failure)
+                    error = self._failure_report(failure)
             if error is None:
                 modules.reattach_submodules(affected | set(executed))
                 self.generation += 1
@@ -393,7 +393,7 @@ class Reloader:
             raise error.__cause__
         return result
 
-    def _describe(self, failure: modules.ModuleImportError) -> ReloadError:
+    def _failure_report(self, failure: modules.ModuleImportError) -> ReloadError:
         """A ``ReloadError`` pointing at the deepest line of the targets' code that failed."""
         cause = failure.__cause__ or failure
         module, path, lineno = failure.name, None, None
@@ -405,7 +405,7 @@ class Reloader:
                 module, path, lineno = frame_module, frame.f_code.co_filename, frame_lineno
         if path is not None:
             module = self.map.module_of(path) or module
-        error = ReloadError(_one_line(cause), module=module, path=path, lineno=lineno)
+        error = ReloadError(describe(cause), module=module, path=path, lineno=lineno)
         error.__cause__ = cause
         return error
 
@@ -437,8 +437,3 @@ def _fingerprint(path: Path) -> bytes | None:
         return hashlib.blake2b(path.read_bytes()).digest()
     except OSError:
         return None
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__

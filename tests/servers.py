@@ -1,0 +1,132 @@
+"""A real ``staticreload serve`` subprocess and a small HTTP client, for end-to-end tests."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+START_TIMEOUT_S = 90.0
+CHANGE_TIMEOUT_S = 20.0
+
+
+class Server:
+    """``python -m staticreload serve ARGS --port 0`` in ``cwd``, stopped with Ctrl-C (SIGINT)."""
+
+    def __init__(self, *args: str, cwd: Path, env: dict[str, str] | None = None) -> None:
+        self.args = args
+        self.cwd = cwd
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.lines: list[str] = []
+        self.url = ""
+        self._ready = threading.Event()
+        self.process: subprocess.Popen[str] | None = None
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+
+    def __enter__(self) -> Server:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "staticreload", "serve", *self.args, "--port", "0"],
+            cwd=self.cwd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
+        if not self._ready.wait(START_TIMEOUT_S) or not self.url:
+            self.stop()
+            raise AssertionError("server did not start:\n" + "".join(self.lines))
+        return self
+
+    def _read_stderr(self) -> None:
+        assert self.process is not None and self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line)
+            found = re.search(r"serving on (http://\S+)", line)
+            if found:
+                self.url = found.group(1)
+                self._ready.set()
+        self._ready.set()  # exited
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def stop(self) -> int:
+        """Send Ctrl-C and wait; kill if it does not stop. Returns the exit code."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(15)
+        self._reader.join(15)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+        return self.process.returncode
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def request(
+        self, path: str, data: dict[str, str] | None = None, timeout_s: float = 30.0
+    ) -> tuple[int, str]:
+        """GET (or POST ``data``) ``path``; returns status and body, 5xx included."""
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        try:
+            with self.opener.open(self.url + path, data=body, timeout=timeout_s) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def wait_for(
+        self, path: str, predicate: Callable[[int, str], bool], timeout_s: float = CHANGE_TIMEOUT_S
+    ) -> tuple[int, str]:
+        """Poll ``path`` until ``predicate(status, body)``; fail after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        status, body = 0, ""
+        while time.monotonic() < deadline:
+            assert self.alive, "server died:\n" + "".join(self.lines)
+            status, body = self.request(path)
+            if predicate(status, body):
+                return status, body
+            time.sleep(0.01)  # a polling interval, not a wait for an outcome
+        raise AssertionError(f"timed out on {path}; last {status}: {body[:500]}")
+
+
+def write_module(path: Path, text: str) -> None:
+    """Write a module as an editor would: a temporary file renamed over it."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = CHANGE_TIMEOUT_S) -> None:
+    """Poll ``condition`` until it holds; fail after ``timeout_s`` seconds."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for a condition")
+        time.sleep(0.01)  # a polling interval, not a wait for an outcome
