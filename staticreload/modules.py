@@ -29,6 +29,7 @@ from types import CodeType, ModuleType
 
 __all__ = [
     "DISPOSE_HOOK",
+    "CodeCache",
     "Snapshot",
     "evict",
     "import_in_order",
@@ -104,6 +105,8 @@ def evict(names: Iterable[str]) -> Snapshot:
 def loaded_from(paths: Iterable[Path]) -> set[str]:
     """The names of loaded modules whose ``__file__`` is one of ``paths`` (resolved)."""
     wanted = {os.fspath(path) for path in paths}
+    if not wanted:
+        return set()
     names = {os.path.basename(path) for path in wanted}
     found = set()
     for name, module in list(sys.modules.items()):
@@ -117,40 +120,96 @@ def loaded_from(paths: Iterable[Path]) -> set[str]:
     return found
 
 
-def remove_stale_bytecode(paths: Iterable[Path]) -> None:
-    """Delete the cached bytecode of changed files and clear the finders' caches.
+def remove_stale_bytecode(paths: Iterable[Path], *, invalidate_caches: bool = True) -> None:
+    """Delete the cached bytecode of changed files; clear the finders' caches if asked.
 
     An edit that keeps the file size within the same second would otherwise load
     the old ``.pyc`` (its validation uses mtime and size), and a new file is
-    invisible to the path finder's directory cache until it is cleared.
+    invisible to the path finder's directory cache until it is cleared. Pass
+    ``invalidate_caches=False`` when no file is new: clearing makes the next
+    imports list their folders again.
     """
     for path in paths:
         with contextlib.suppress(OSError, ValueError, NotImplementedError):
             os.remove(importlib.util.cache_from_source(os.fspath(path)))
-    importlib.invalidate_caches()
+    if invalidate_caches:
+        importlib.invalidate_caches()
 
 
-class _CompiledLoader(importlib.machinery.SourceFileLoader):
-    """A source loader that runs code compiled before the import, once."""
+class CodeCache:
+    """Code objects of source files, valid while a file's mtime (ns) and size stay the same.
 
-    def __init__(self, fullname: str, path: str, code: CodeType) -> None:
-        super().__init__(fullname, path)
-        self._code: CodeType | None = code
-
-    def get_code(self, fullname: str) -> CodeType | None:
-        code, self._code = self._code, None
-        return code if code is not None and fullname == self.name else super().get_code(fullname)
-
-
-class _CompiledFinder(importlib.abc.MetaPathFinder):
-    """Finds the changed modules, with the code the reload already compiled.
-
-    The import then runs exactly the source that was checked, even if the file
-    is written again meanwhile, and nothing is compiled twice.
+    The in-memory counterpart of ``__pycache__``: an unchanged module in the
+    closure is executed again without being compiled again, even when
+    bytecode files are not written (``PYTHONDONTWRITEBYTECODE``). Code objects
+    are immutable, so running one twice is running the same source twice.
     """
 
-    def __init__(self, compiled: Mapping[str, tuple[Path, CodeType]]) -> None:
-        self._compiled = dict(compiled)
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[int, int, CodeType]] = {}
+
+    @staticmethod
+    def _key(path: str) -> tuple[int, int] | None:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def get(self, path: str) -> CodeType | None:
+        """The cached code of ``path`` if the file is unchanged since it was stored."""
+        entry = self._entries.get(path)
+        if entry is None or self._key(path) != entry[:2]:
+            return None
+        return entry[2]
+
+    def put(self, path: str, code: CodeType, key: tuple[int, int] | None = None) -> None:
+        """Store the code of ``path``, for the file as it is now (or as ``key`` says)."""
+        key = key or self._key(path)
+        if key is not None:
+            self._entries[path] = (*key, code)
+
+
+class _ReloadLoader(importlib.machinery.SourceFileLoader):
+    """A source file loader that takes code from the reload's compile step or the cache."""
+
+    def __init__(
+        self, fullname: str, path: str, cache: CodeCache, compiled: CodeType | None
+    ) -> None:
+        super().__init__(fullname, path)
+        self._cache = cache
+        self._compiled = compiled
+
+    def get_code(self, fullname: str) -> CodeType | None:
+        if fullname != self.name:
+            return super().get_code(fullname)
+        code, self._compiled = self._compiled, None
+        if code is None:
+            code = self._cache.get(self.path)
+        if code is None:
+            key = CodeCache._key(self.path)  # before reading: a later write misses the cache
+            code = super().get_code(fullname)
+            if code is not None:
+                self._cache.put(self.path, code, key)
+        return code
+
+
+class _KnownFilesFinder(importlib.abc.MetaPathFinder):
+    """Finds the modules being reloaded at the files the map knows, once each.
+
+    That skips the path finder's search of ``sys.path`` for every module of the
+    closure; the spec is the one the path finder would build (a source file
+    loader at that file). Changed modules run the code the reload compiled, so
+    the import runs exactly the source that was checked, even if the file is
+    written again meanwhile, and nothing is compiled twice.
+    """
+
+    def __init__(
+        self, files: Mapping[str, Path], compiled: Mapping[str, CodeType], cache: CodeCache
+    ) -> None:
+        self._files = dict(files)
+        self._compiled = compiled
+        self._cache = cache
 
     def find_spec(
         self,
@@ -158,33 +217,39 @@ class _CompiledFinder(importlib.abc.MetaPathFinder):
         path: Sequence[str] | None = None,
         target: ModuleType | None = None,
     ) -> importlib.machinery.ModuleSpec | None:
-        found = self._compiled.pop(fullname, None)
-        if found is None:
+        file = self._files.pop(fullname, None)
+        if file is None:
             return None
-        file, code = found
+        location = os.fspath(file)
+        loader = _ReloadLoader(fullname, location, self._cache, self._compiled.get(fullname))
         is_package = file.name == "__init__.py"
         return importlib.util.spec_from_file_location(
             fullname,
-            file,
-            loader=_CompiledLoader(fullname, os.fspath(file), code),
+            location,
+            loader=loader,
             submodule_search_locations=[os.fspath(file.parent)] if is_package else None,
         )
 
 
 def import_in_order(
-    names: Iterable[str], compiled: Mapping[str, tuple[Path, CodeType]] | None = None
+    names: Iterable[str],
+    files: Mapping[str, Path] | None = None,
+    compiled: Mapping[str, CodeType] | None = None,
+    cache: CodeCache | None = None,
 ) -> None:
     """Import each module not yet back in ``sys.modules``, in the given order.
 
     Args:
         names: the modules to import.
-        compiled: module -> (file, code object) for modules whose source was
-            already compiled; they run that code instead of reading the file.
+        files: module -> its source file, where known: found there directly.
+        compiled: module -> code object, for modules whose source was already
+            compiled; they run that code instead of reading the file.
+        cache: code objects of unchanged files, reused and filled.
 
     Raises:
         ModuleImportError: importing one of them raised; carries its name.
     """
-    finder = _CompiledFinder(compiled or {})
+    finder = _KnownFilesFinder(files or {}, compiled or {}, cache or CodeCache())
     # Just before the path finder: after the import recorder and any other
     # finder that comes first on purpose.
     try:
@@ -216,9 +281,9 @@ def reattach_submodules(packages: Iterable[str]) -> None:
     """Give re-imported packages back their loaded submodules as attributes.
 
     Args:
-        packages: packages that were imported again.
+        packages: packages that were imported again (other names are ignored).
     """
-    fresh = {name for name in packages if name in sys.modules}
+    fresh = {name for name in packages if hasattr(sys.modules.get(name), "__path__")}
     if not fresh:
         return
     for name, module in list(sys.modules.items()):

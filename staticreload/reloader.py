@@ -137,9 +137,9 @@ class Reloader:
         self.post_reload_hooks: list[PostReloadHook] = []
         self.error_handlers: list[ErrorHandler] = []
         self._recorder = ImportRecorder(is_tracked=self.map.__contains__)
-        self._reload_mutex = threading.Lock()
         self._failed_paths: set[Path] = set()
         self._fingerprints: dict[Path, bytes] = {}
+        self._code_cache = modules.CodeCache()
         self._watcher: Watcher | None = None
 
     # Set-up
@@ -265,8 +265,14 @@ class Reloader:
         return any(fnmatch.fnmatchcase(module, pattern) for pattern in self.exclude)
 
     def _reload(self, files: set[Path]) -> ReloadResult:
+        """One reload, under the writer lock from the first step to the last.
+
+        Requests that arrive meanwhile wait on the lock (off the GIL) and then
+        run the new code, instead of competing with the reload for the
+        interpreter and getting the old code.
+        """
         started = time.perf_counter()
-        with self._reload_mutex:
+        with self.lock.write():
             for importer, imported in self._recorder.take_runtime_imports():
                 self.map.add_runtime_import(importer, imported)
             files = {f for f in files | self._failed_paths if not self._excluded_file(f)}
@@ -274,6 +280,7 @@ class Reloader:
                 return ReloadResult((), (), time.perf_counter() - started)
             try:
                 compiled = self._compile(files)
+                new_files = {f for f in compiled if self.map.module_of(f) is None}
                 changed, affected = self._update_map(files)
             except ReloadError as error:
                 self._failed_paths = files
@@ -282,13 +289,17 @@ class Reloader:
                 self._report(result)
                 return result
             code_by_module = {
-                module: (path, code)
+                module: code
                 for path, code in compiled.items()
                 if (module := self.map.module_of(path)) is not None
             }
-            result = self._replace_modules(changed, affected, code_by_module, started)
+            result = self._replace_modules(
+                changed, affected, code_by_module, started, new_files=bool(new_files)
+            )
             self._failed_paths = set() if result.ok else files
-            return result
+        if result.error is not None and isinstance(result.error.__cause__, KeyboardInterrupt):
+            raise result.error.__cause__
+        return result
 
     def _excluded_file(self, path: Path) -> bool:
         module = self._module_name(path)
@@ -360,37 +371,37 @@ class Reloader:
         self,
         changed: list[str],
         affected: set[str],
-        compiled: dict[str, tuple[Path, CodeType]],
+        compiled: dict[str, CodeType],
         started: float,
+        *,
+        new_files: bool,
     ) -> ReloadResult:
-        with self.lock.write():
-            _call_each(self.pre_reload_hooks, tuple(sorted(affected)))
-            modules.dispose(affected)
-            snapshot = modules.evict(affected)
-            modules.remove_stale_bytecode(path for path, _ in compiled.values())
-            order = graphs.import_order(
-                self.map.graph, [m for m in affected if m in self.map], self._recorder.positions
-            )
-            error = None
-            with self._recorder.capture() as executed:
-                try:
-                    modules.import_in_order(order, compiled)
-                except modules.ModuleImportError as failure:
-                    modules.restore(snapshot)
-                    error = self._failure_report(failure)
-            if error is None:
-                modules.reattach_submodules(affected | set(executed))
-                self.generation += 1
-            result = ReloadResult(
-                tuple(changed),
-                () if error else tuple(executed),
-                time.perf_counter() - started,
-                error,
-                rolled_back=error is not None,
-            )
-            self._report(result)
-        if error is not None and isinstance(error.__cause__, KeyboardInterrupt):
-            raise error.__cause__
+        _call_each(self.pre_reload_hooks, tuple(sorted(affected)))
+        modules.dispose(affected)
+        snapshot = modules.evict(affected)
+        files = {module: self.map.path_of(module) for module in affected if module in self.map}
+        modules.remove_stale_bytecode(
+            (files[module] for module in compiled if module in files), invalidate_caches=new_files
+        )
+        order = graphs.import_order(self.map.graph, files, self._recorder.positions)
+        error = None
+        with self._recorder.capture() as executed:
+            try:
+                modules.import_in_order(order, files, compiled, self._code_cache)
+            except modules.ModuleImportError as failure:
+                modules.restore(snapshot)
+                error = self._failure_report(failure)
+        if error is None:
+            modules.reattach_submodules(affected | set(executed))
+            self.generation += 1
+        result = ReloadResult(
+            tuple(changed),
+            () if error else tuple(executed),
+            time.perf_counter() - started,
+            error,
+            rolled_back=error is not None,
+        )
+        self._report(result)
         return result
 
     def _failure_report(self, failure: modules.ModuleImportError) -> ReloadError:
