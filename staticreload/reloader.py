@@ -7,7 +7,6 @@ import hashlib
 import logging
 import os
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
