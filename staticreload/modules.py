@@ -4,7 +4,7 @@ The import system's rules this module follows (CPython's ``importlib._bootstrap`
 
 - Importing ``pkg.sub`` sets ``sub`` as an attribute of ``pkg``, but only when it
   loads ``pkg.sub``. A package imported again therefore lacks the submodules
-  that stayed in ``sys.modules``: they are attached again after a reload.
+  that stayed in ``sys.modules``: its loader attaches them again.
 - ``from pkg import sub`` takes the attribute ``pkg.sub`` before it looks in
   ``sys.modules``: an evicted submodule must also leave its parent's
   attributes, or importers silently get the old module.
@@ -34,7 +34,6 @@ __all__ = [
     "evict",
     "import_in_order",
     "loaded_from",
-    "reattach_submodules",
     "remove_stale_bytecode",
     "restore",
 ]
@@ -180,6 +179,22 @@ class _ReloadLoader(importlib.machinery.SourceFileLoader):
         self._cache = cache
         self._compiled = compiled
 
+    def exec_module(self, module: ModuleType) -> None:
+        """Run the module; a package gets its loaded submodules as attributes around it.
+
+        In a fresh process ``import pkg.sub`` sets ``pkg.sub`` as it loads the
+        submodule; here ``pkg.sub`` may still be loaded from before, and
+        importing it again sets nothing. Attached before ``__init__`` runs, so
+        that ``import pkg.sub; pkg.sub.X`` works inside it, and again after, as
+        later imports of the submodules would have done.
+        """
+        is_package = hasattr(module, "__path__")
+        if is_package:
+            _attach_submodules(module)
+        super().exec_module(module)
+        if is_package:
+            _attach_submodules(module)
+
     def get_code(self, fullname: str) -> CodeType | None:
         if fullname != self.name:
             return super().get_code(fullname)
@@ -277,20 +292,11 @@ class ModuleImportError(Exception):
         super().__init__(name)
 
 
-def reattach_submodules(packages: Iterable[str]) -> None:
-    """Give re-imported packages back their loaded submodules as attributes.
-
-    Args:
-        packages: packages that were imported again (other names are ignored).
-    """
-    fresh = {name for name in packages if hasattr(sys.modules.get(name), "__path__")}
-    if not fresh:
-        return
+def _attach_submodules(package: ModuleType) -> None:
+    prefix = package.__name__ + "."
     for name, module in list(sys.modules.items()):
-        parent_name, child = _parent_and_child(name)
-        parent = sys.modules.get(parent_name) if parent_name in fresh else None
-        if parent is not None:
-            setattr(parent, child, module)
+        if name.startswith(prefix) and "." not in name[len(prefix) :]:
+            setattr(package, name[len(prefix) :], module)
 
 
 def restore(snapshot: Snapshot) -> None:

@@ -136,7 +136,9 @@ class Reloader:
         self.post_reload_hooks: list[PostReloadHook] = []
         self.error_handlers: list[ErrorHandler] = []
         self._recorder = ImportRecorder(is_tracked=self.map.__contains__)
+        # What a failed reload tried to apply: retried with every later reload.
         self._failed_paths: set[Path] = set()
+        self._failed_modules: set[str] = set()
         self._fingerprints: dict[Path, bytes] = {}
         self._code_cache = modules.CodeCache()
         self._watcher: Watcher | None = None
@@ -296,6 +298,7 @@ class Reloader:
                 changed, affected, code_by_module, started, new_files=bool(new_files)
             )
             self._failed_paths = set() if result.ok else files
+            self._failed_modules = set() if result.ok else affected
         if result.error is not None and isinstance(result.error.__cause__, KeyboardInterrupt):
             raise result.error.__cause__
         return result
@@ -361,8 +364,11 @@ class Reloader:
                 ) from error
         affected |= self.map.closure(m for m in changed if m in self.map)
         affected |= set(changed)
-        # A deleted file's module, even one the map forgot in an earlier, failed reload.
+        # A deleted file's module, even one the map forgot in an earlier, failed reload,
+        # and whatever that failed reload tried to reload (the map may have forgotten
+        # why: the importers of a deleted module lost their edges to it).
         affected |= modules.loaded_from(f for f in files if not f.is_file())
+        affected |= self._failed_modules
         loaded = {m for m in affected if m in sys.modules and not self._is_excluded(m)}
         return sorted(set(changed)), loaded
 
@@ -391,7 +397,6 @@ class Reloader:
                 modules.restore(snapshot)
                 error = self._failure_report(failure)
         if error is None:
-            modules.reattach_submodules(affected | set(executed))
             self.generation += 1
         result = ReloadResult(
             tuple(changed),
