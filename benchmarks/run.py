@@ -181,7 +181,8 @@ def chart(record: dict[str, Any], path: Path) -> bool:
         return False
     edit = record["edit_to_response"]
     names, medians, p90s = [], [], []
-    for name, data in edit["contenders"].items():
+    for name in ("staticreload", "werkzeug", "hmr"):
+        data = edit["contenders"].get(name, {})
         if "latency_s" in data:
             names.append(name)
             medians.append(data["latency_s"]["median"] * 1000)
@@ -192,11 +193,14 @@ def chart(record: dict[str, Any], path: Path) -> bool:
         medians.append(limit * 1000)
         p90s.append(limit * 1000)
     figure, axes = plt.subplots(figsize=(7, 3.6))
-    bars = axes.barh(names, medians, color=["#2a7", "#c44", "#d92", "#888"][: len(names)])
+    colours = {"staticreload": "#2a7", "werkzeug": "#c44", "hmr": "#d92"}
+    axes.barh(names, medians, color=[colours.get(name, "#888") for name in names])
     axes.scatter(p90s, names, marker="|", color="black", s=200, label="p90", zorder=3)
     axes.set_xscale("log")
     axes.set_xlabel("edit to new response, ms (median; log scale)")
-    axes.bar_label(bars, labels=[f"{m:.1f} ms" for m in medians], padding=4)
+    for y, (median, p90) in enumerate(zip(medians, p90s, strict=True)):
+        axes.text(max(median, p90) * 1.3, y, f"{median:.1f} ms", va="center")
+    axes.set_xlim(right=max(p90s) * 8)
     axes.invert_yaxis()
     axes.legend(loc="lower right")
     axes.set_title("example_wsgi: one view edit")
