@@ -62,18 +62,13 @@ def _measure(server: ServerProcess, folder: Path, edits: int) -> list[float]:
     return latencies
 
 
-def _staticreload(folder: Path, edits: int) -> list[float]:
-    command = [
-        sys.executable,
-        "-m",
-        "staticreload",
-        "serve",
-        "example_wsgi.app:application",
-        "--port",
-        "0",
-    ]
+def _staticreload(folder: Path, edits: int) -> tuple[list[float], dict[str, Any]]:
+    """The edits' latencies, then the physical limit measured against the same server."""
+    command = [sys.executable, "-m", "staticreload", "serve", "example_wsgi.app:application",
+               "--port", "0"]  # fmt: skip
     with ServerProcess(command, folder) as server:
-        return _measure(server, folder, edits)
+        samples = _measure(server, folder, edits)
+        return samples, physical_limit(folder, server.url + "/", max(edits, 10))
 
 
 def _werkzeug(folder: Path, edits: int) -> list[float]:
@@ -184,22 +179,7 @@ def run(
         for name in peers:
             folder = copy_example(work / name)
             if name == "staticreload":
-                samples = _staticreload(folder, edits)
-                with ServerProcess(
-                    [
-                        sys.executable,
-                        "-m",
-                        "staticreload",
-                        "serve",
-                        "example_wsgi.app:application",
-                        "--port",
-                        "0",
-                    ],
-                    folder,
-                ) as server:
-                    results["physical_limit"] = physical_limit(
-                        folder, server.url + "/", max(edits, 10)
-                    )
+                samples, results["physical_limit"] = _staticreload(folder, edits)
             elif name == "werkzeug":
                 samples = _werkzeug(folder, edits)
             else:

@@ -130,3 +130,30 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = CHANGE_TIMEOUT_
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for a condition")
         time.sleep(0.01)  # a polling interval, not a wait for an outcome
+
+
+# An app whose every response must be wholly old or wholly new: pages copies
+# prices at import time, slowly; app reads both through the package at
+# request time. A request let in during a reload would see new prices with old
+# pages ("v1/v0"), or a submodule missing from its package.
+TORN_RESPONSE_APP = {
+    "shop/__init__.py": "",
+    "shop/prices.py": "VERSION = 0\n",
+    "shop/pages.py": (
+        "import time\nfrom shop import prices\ntime.sleep(0.02)\nVERSION = prices.VERSION\n"
+    ),
+    "shop/app.py": (
+        "import shop.pages\nimport shop.prices\n"
+        "def application(environ, start_response):\n"
+        "    body = f'v{shop.prices.VERSION}/v{shop.pages.VERSION}'.encode()\n"
+        "    start_response('200 OK', [('Content-Length', str(len(body)))])\n"
+        "    return [body]\n"
+    ),
+}
+
+
+def write_files(root: Path, files: dict[str, str]) -> None:
+    """Write ``{relative path: text}`` under ``root``."""
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)

@@ -7,35 +7,15 @@ import threading
 import time
 from pathlib import Path
 
-from tests.servers import Server, write_module
+from tests.servers import TORN_RESPONSE_APP, Server, write_files, write_module
 
 CLIENTS = 6
 EDITS = 15
 EDIT_INTERVAL_S = 0.1
 
-FILES = {
-    "shop/__init__.py": "",
-    "shop/prices.py": "VERSION = 0\n",
-    # pages copies prices at import time, slowly; app reads both through the
-    # package at request time. A request let in during a reload would see new
-    # prices with old pages ("v1/v0"), or a submodule missing from the package.
-    "shop/pages.py": (
-        "import time\nfrom shop import prices\ntime.sleep(0.05)\nVERSION = prices.VERSION\n"
-    ),
-    "shop/app.py": (
-        "import shop.pages\nimport shop.prices\n"
-        "def application(environ, start_response):\n"
-        "    body = f'v{shop.prices.VERSION}/v{shop.pages.VERSION}'.encode()\n"
-        "    start_response('200 OK', [('Content-Length', str(len(body)))])\n"
-        "    return [body]\n"
-    ),
-}
-
 
 def test_every_response_is_wholly_old_or_wholly_new(tmp_path: Path) -> None:
-    for name, text in FILES.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
+    write_files(tmp_path, TORN_RESPONSE_APP)
     responses: list[str] = []
     failures: list[BaseException] = []
     done = threading.Event()

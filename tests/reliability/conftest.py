@@ -34,6 +34,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if not target or not STATS.get("tests passed", 0) + STATS.get("tests failed", 0):
         return
     minutes = (time.time() - STATS.pop("started")) / 60
+    STATS["tests failed"] += 0  # shown even when it is zero
     lines = [
         "# Reliability run",
         "",

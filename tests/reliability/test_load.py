@@ -11,33 +11,16 @@ import time
 from pathlib import Path
 
 from tests.reliability.conftest import LONG, STATS
-from tests.servers import Server, write_module
+from tests.servers import TORN_RESPONSE_APP, Server, write_files, write_module
 
 CLIENTS = 8
 DURATION_S = 60.0 if LONG else 8.0
 EDIT_INTERVAL_S = 0.3
 BROKEN_EVERY = 5  # every fifth edit is a syntax error, fixed by the next one
 
-FILES = {
-    "shop/__init__.py": "",
-    "shop/prices.py": "VERSION = 0\n",
-    "shop/pages.py": (
-        "import time\nfrom shop import prices\ntime.sleep(0.02)\nVERSION = prices.VERSION\n"
-    ),
-    "shop/app.py": (
-        "import shop.pages\nimport shop.prices\n"
-        "def application(environ, start_response):\n"
-        "    body = f'v{shop.prices.VERSION}/v{shop.pages.VERSION}'.encode()\n"
-        "    start_response('200 OK', [('Content-Length', str(len(body)))])\n"
-        "    return [body]\n"
-    ),
-}
-
 
 def test_load_while_reloading(tmp_path: Path) -> None:
-    for name, text in FILES.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
+    write_files(tmp_path, TORN_RESPONSE_APP)
     responses: list[tuple[int, str]] = []
     failures: list[BaseException] = []
     done = threading.Event()
