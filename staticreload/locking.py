@@ -25,6 +25,12 @@ class ReadWriteLock:
         self._writers_waiting = 0
         self._local = threading.local()
 
+    @property
+    def waiting_writers(self) -> int:
+        """How many threads wait to write (for diagnostics and tests)."""
+        with self._condition:
+            return self._writers_waiting
+
     def _read_depth(self) -> int:
         depth: int = getattr(self._local, "depth", 0)
         return depth

@@ -27,6 +27,13 @@ from watchdog.events import (
     EVENT_TYPE_DELETED,
     EVENT_TYPE_MODIFIED,
     EVENT_TYPE_MOVED,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
     FileSystemEvent,
     FileSystemEventHandler,
 )
@@ -119,8 +126,15 @@ class Watcher:
         observer = Observer()
         close_events = type(observer).__name__ == "InotifyObserver"
         handler = _Handler(self._events, self.folders, close_events=close_events)
+        # Only the kinds the handler uses: on inotify this is the kernel's event
+        # mask, so the reload's own reads of the files (open, close without
+        # writing) and every single write wake no watcher thread.
+        kinds: list[type[FileSystemEvent]] = [
+            FileCreatedEvent, FileDeletedEvent, FileMovedEvent, DirDeletedEvent, DirMovedEvent,
+            FileClosedEvent if close_events else FileModifiedEvent,
+        ]  # fmt: skip
         for folder in self.folders:
-            observer.schedule(handler, str(folder), recursive=True)
+            observer.schedule(handler, str(folder), recursive=True, event_filter=kinds)
         observer.start()
         self._observer = observer
         self._thread = threading.Thread(target=self._run, name="staticreload-watcher", daemon=True)

@@ -13,6 +13,7 @@ import pytest
 
 from staticreload import Reloader, ReloadError, ReloadResult
 from tests.conftest import WriteProject
+from tests.servers import wait_until
 
 MakeReloader = Callable[..., Reloader]
 
@@ -345,8 +346,8 @@ def test_reload_waits_for_readers(chain: Path, make_reloader: MakeReloader) -> N
     )
     with reloader.lock.read():
         reloading.start()
-        reloading.join(0.2)  # bounded: the reload must still be waiting for us
-        assert reloading.is_alive() and not results
+        wait_until(lambda: reloader.lock.waiting_writers == 1)  # blocked on our read
+        assert not results
     reloading.join(10)
     assert results and results[0].ok
 
