@@ -289,14 +289,14 @@ class Reloader:
                 result = ReloadResult(tuple(names), (), time.perf_counter() - started, error)
                 self._report(result)
                 return result
+            # Every changed file, loaded or not: one imported later must not find old bytecode.
+            modules.remove_stale_bytecode(compiled, invalidate_caches=bool(new_files))
             code_by_module = {
                 module: code
                 for path, code in compiled.items()
                 if (module := self.map.module_of(path)) is not None
             }
-            result = self._replace_modules(
-                changed, affected, code_by_module, started, new_files=bool(new_files)
-            )
+            result = self._replace_modules(changed, affected, code_by_module, started)
             self._failed_paths = set() if result.ok else files
             self._failed_modules = set() if result.ok else affected
         if result.error is not None and isinstance(result.error.__cause__, KeyboardInterrupt):
@@ -378,16 +378,11 @@ class Reloader:
         affected: set[str],
         compiled: dict[str, CodeType],
         started: float,
-        *,
-        new_files: bool,
     ) -> ReloadResult:
         _call_each(self.pre_reload_hooks, tuple(sorted(affected)))
         modules.dispose(affected)
         snapshot = modules.evict(affected)
         files = {module: self.map.path_of(module) for module in affected if module in self.map}
-        modules.remove_stale_bytecode(
-            (files[module] for module in compiled if module in files), invalidate_caches=new_files
-        )
         order = graphs.import_order(self.map.graph, files, self._recorder.positions)
         error = None
         with self._recorder.capture() as executed:
