@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.reliability.conftest import LONG, STATS
 from tests.servers import TORN_RESPONSE_APP, Server, write_files, write_module
 
@@ -19,6 +21,7 @@ EDIT_INTERVAL_S = 0.3
 BROKEN_EVERY = 5  # every fifth edit is a syntax error, fixed by the next one
 
 
+@pytest.mark.timeout(DURATION_S + 240)
 def test_load_while_reloading(tmp_path: Path) -> None:
     write_files(tmp_path, TORN_RESPONSE_APP)
     responses: list[tuple[int, str]] = []
