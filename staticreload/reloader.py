@@ -188,12 +188,6 @@ class Reloader:
         self.stop()
         self.uninstall()
 
-    @property
-    def start_order(self) -> list[str]:
-        """The targets' modules in the order their first import started, since :meth:`install`."""
-        positions = self._recorder.positions
-        return sorted(positions, key=positions.__getitem__)
-
     def watched_folders(self) -> list[Path]:
         """The folders a watcher must watch to see every file of the targets."""
         folders = set()
