@@ -30,7 +30,7 @@ from tests.reliability.generated import Edit, Project, apply, edits, projects
 
 NOTES_SEEN: set[str] = set()
 
-EXAMPLES = int(os.environ.get("STATICRELOAD_RELIABILITY_EXAMPLES", 300 if LONG else 25))
+EXAMPLES = int(os.environ.get("STATICRELOAD_RELIABILITY_EXAMPLES", 1000 if LONG else 25))
 MAX_STEPS = 12 if LONG else 6
 _names = (f"gen{number}" for number in itertools.count())
 
