@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.servers import TORN_RESPONSE_APP, Server, write_files, write_module
+from tests.servers import TORN_RESPONSE_APP, Server, wait_until, write_files, write_module
 
 CLIENTS = 6
 EDITS = 15
@@ -35,6 +35,7 @@ def test_every_response_is_wholly_old_or_wholly_new(tmp_path: Path) -> None:
         for thread in threads:
             thread.start()
         try:
+            wait_until(lambda: len(responses) >= CLIENTS)  # version 0 seen before any edit
             for version in range(1, EDITS + 1):
                 write_module(tmp_path / "shop/prices.py", f"VERSION = {version}\n")
                 server.wait_for("/", lambda s, b, v=version: b == f"v{v}/v{v}")
