@@ -33,7 +33,6 @@ __all__ = [
     "Snapshot",
     "evict",
     "import_in_order",
-    "loaded_from",
     "remove_stale_bytecode",
     "restore",
 ]
@@ -99,24 +98,6 @@ def evict(names: Iterable[str]) -> Snapshot:
             delattr(parent, child)
             snapshot.detached.append((parent, child, module))
     return snapshot
-
-
-def loaded_from(paths: Iterable[Path]) -> set[str]:
-    """The names of loaded modules whose ``__file__`` is one of ``paths`` (resolved)."""
-    wanted = {os.fspath(path) for path in paths}
-    if not wanted:
-        return set()
-    names = {os.path.basename(path) for path in wanted}
-    found = set()
-    for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if (
-            isinstance(file, str)
-            and os.path.basename(file) in names
-            and os.path.realpath(file) in wanted
-        ):
-            found.add(name)
-    return found
 
 
 def remove_stale_bytecode(paths: Iterable[Path], *, invalidate_caches: bool = True) -> None:

@@ -364,10 +364,8 @@ class Reloader:
                 ) from error
         affected |= self.map.closure(m for m in changed if m in self.map)
         affected |= set(changed)
-        # A deleted file's module, even one the map forgot in an earlier, failed reload,
-        # and whatever that failed reload tried to reload (the map may have forgotten
-        # why: the importers of a deleted module lost their edges to it).
-        affected |= modules.loaded_from(f for f in files if not f.is_file())
+        # Whatever a failed reload tried to reload: the map may have forgotten why
+        # (a deleted module and its importers' edges to it are gone from it).
         affected |= self._failed_modules
         loaded = {m for m in affected if m in sys.modules and not self._is_excluded(m)}
         return sorted(set(changed)), loaded

@@ -157,30 +157,22 @@ class Watcher:
             if first is _STOP:
                 return
             batch = {str(first)}
-            if time.monotonic() - self._last_delivery < self.debounce_s:
-                stop = self._collect_until_quiet(batch)
-            else:
-                stop = self._collect_ready(batch)
+            in_burst = time.monotonic() - self._last_delivery < self.debounce_s
+            stop = self._collect(batch, self.debounce_s if in_burst else None)
             self._deliver(batch)
             if stop:
                 return
 
-    def _collect_ready(self, batch: set[str]) -> bool:
-        """Add the events already queued; True if told to stop."""
+    def _collect(self, batch: set[str], quiet_s: float | None) -> bool:
+        """Add queued events to ``batch``: those already there (``quiet_s`` None), or
+        until none came for ``quiet_s`` seconds. True if told to stop."""
         while True:
             try:
-                item = self._events.get_nowait()
-            except queue.Empty:
-                return False
-            if item is _STOP:
-                return True
-            batch.add(str(item))
-
-    def _collect_until_quiet(self, batch: set[str]) -> bool:
-        """Add events until none came for ``debounce_s``; True if told to stop."""
-        while True:
-            try:
-                item = self._events.get(timeout=self.debounce_s)
+                item = (
+                    self._events.get_nowait()
+                    if quiet_s is None
+                    else self._events.get(timeout=quiet_s)
+                )
             except queue.Empty:
                 return False
             if item is _STOP:
