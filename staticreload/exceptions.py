@@ -4,6 +4,8 @@ from __future__ import annotations
 
 __all__ = [
     "AppLoadError",
+    "ConfigError",
+    "ModuleImportError",
     "NotInMapError",
     "PackageNotFoundError",
     "ReloadError",
@@ -90,6 +92,39 @@ class ReloadError(StaticReloadError):
             place = f"{place}:{self.lineno}"
         where = f" (in module {self.module})" if self.module and self.path else ""
         return f"reload failed at {place}{where}: {self.reason}"
+
+
+class ConfigError(StaticReloadError):
+    """An option has a value staticreload cannot use.
+
+    Attributes:
+        source: where the value came from: a command-line flag (``--debounce``),
+            an environment variable (``STATICRELOAD_DEBOUNCE_S``) or a keyword
+            argument (``debounce_s``).
+        value: the value as it was given.
+        reason: what is wrong with it.
+    """
+
+    def __init__(self, source: str, value: object, reason: str) -> None:
+        self.source = source
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{source}={value!r}: {reason}")
+
+
+class ModuleImportError(StaticReloadError):
+    """Importing a module again during a reload raised.
+
+    The original exception (any ``BaseException``) is the ``__cause__``; the
+    reloader turns this into a :class:`ReloadError` pointing at the failing line.
+
+    Attributes:
+        name: the module whose import raised.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"importing {name} failed")
 
 
 class AppLoadError(StaticReloadError):
