@@ -75,7 +75,7 @@ def generated_project(modules: int, repeat: int) -> dict[str, Any]:
         sys.path.insert(0, str(root))
         try:
             build = summary(timed(lambda: DependencyMap.build("big", root=root), repeat))
-            reloader = Reloader("big", root=root)
+            reloader = Reloader.from_targets("big", root=root)
             rng = random.Random(1)
             queried = rng.sample(reloader.map.modules, min(100, len(reloader.map.modules)))
             queries = [timed(lambda m=m: reloader.map.closure([m]), 1)[0] for m in queried]

@@ -27,7 +27,7 @@ def rss_bytes():
 root = Path(sys.argv[1]); total = int(sys.argv[2])
 picks = write_layered_package(root, "mem", 60)
 sys.path.insert(0, str(root))
-reloader = Reloader("mem", root=root)
+reloader = Reloader.from_targets("mem", root=root)
 reloader.install()
 for module in reloader.map.modules:
     importlib.import_module(module)

@@ -31,7 +31,7 @@ def run(modules: int, repeat: int) -> dict[str, Any]:
         picks = write_layered_package(root, "synth", modules)
         sys.path.insert(0, str(root))
         try:
-            reloader = Reloader("synth", root=root)
+            reloader = Reloader.from_targets("synth", root=root)
             reloader.install()
             for module in reloader.map.modules:
                 importlib.import_module(module)

@@ -8,12 +8,15 @@ evict the changed module and every loaded module that imports it from
 from staticreload.dependency_map import DependencyMap
 from staticreload.exceptions import (
     AppLoadError,
+    ConfigError,
+    ModuleImportError,
     NotInMapError,
     PackageNotFoundError,
     ReloadError,
     SourceSyntaxError,
     StaticReloadError,
 )
+from staticreload.live import LiveReload
 from staticreload.reloader import Reloader, ReloadResult
 from staticreload.wsgi import HotReloadMiddleware
 
@@ -21,8 +24,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AppLoadError",
+    "ConfigError",
     "DependencyMap",
     "HotReloadMiddleware",
+    "LiveReload",
+    "ModuleImportError",
     "NotInMapError",
     "PackageNotFoundError",
     "ReloadError",

@@ -10,8 +10,11 @@ from typing import Literal
 import networkx as nx
 
 from staticreload import graph as graphs
-from staticreload import scanning
+from staticreload import sources
+from staticreload.ast_scan import resolve_imports, scan_file
 from staticreload.exceptions import NotInMapError, SourceSyntaxError
+from staticreload.graph import ImportLine
+from staticreload.grimp_scan import PackageScan, scan_packages
 
 __all__ = ["DependencyMap"]
 
@@ -38,7 +41,7 @@ class DependencyMap:
     def __init__(
         self,
         graph: nx.DiGraph,
-        trees: Iterable[scanning.SourceTree],
+        trees: Iterable[sources.SourceTree],
         *,
         root: Path,
         exclude_type_checking: bool = True,
@@ -82,16 +85,16 @@ class DependencyMap:
         """
         base = Path(root).resolve() if root is not None else Path.cwd()
         if targets:
-            trees = scanning.resolve_targets(targets, base if root is not None else None)
+            trees = sources.resolve_targets(targets, base if root is not None else None)
         else:
-            trees = scanning.discover(base)
-        scan = scanning.scan_trees(trees, exclude_type_checking=exclude_type_checking)
+            trees = sources.discover(base)
+        modules, imports = _scan_trees(trees, exclude_type_checking=exclude_type_checking)
         graph = graphs.new_graph(
             {
                 module: {"path": source.path, "is_package": source.is_package}
-                for module, source in scan.modules.items()
+                for module, source in modules.items()
             },
-            scan.imports,
+            imports,
         )
         return cls(graph, trees, root=base, exclude_type_checking=exclude_type_checking)
 
@@ -221,7 +224,7 @@ class DependencyMap:
         """
         resolved = Path(path).resolve()
         known = self._modules_by_path.get(resolved)
-        found = scanning.module_for_path(resolved, self.trees) if resolved.is_file() else None
+        found = sources.module_for_path(resolved, self.trees) if resolved.is_file() else None
         if found is None:
             if known is None:
                 raise NotInMapError(os.fspath(path))
@@ -256,13 +259,11 @@ class DependencyMap:
             return False
         return graphs.add_runtime_import(self.graph, importer, imported)
 
-    def _scan(
-        self, path: Path, module: str, is_package: bool
-    ) -> dict[str, list[graphs.ImportLine]]:
-        raw = scanning.scan_file(
+    def _scan(self, path: Path, module: str, is_package: bool) -> dict[str, list[ImportLine]]:
+        raw = scan_file(
             path, module, is_package=is_package, exclude_type_checking=self.exclude_type_checking
         )
-        return scanning.resolve_imports(raw, self.graph)
+        return resolve_imports(raw, self.graph)
 
     def _remove(self, module: str) -> None:
         importers = set(self.graph.predecessors(module))
@@ -293,3 +294,34 @@ class DependencyMap:
             except (OSError, SourceSyntaxError):
                 continue  # its own update will report it
             graphs.set_imports(self.graph, importer, imports)
+
+
+def _scan_trees(trees: Iterable[sources.SourceTree], *, exclude_type_checking: bool) -> PackageScan:
+    """Scan every module of the trees: packages with grimp, loose modules with ``ast``.
+
+    grimp refuses loose top-level modules; imports between the two kinds are
+    kept in both directions.
+
+    Raises:
+        SourceSyntaxError: a file cannot be parsed.
+        PackageNotFoundError: grimp cannot find a package.
+    """
+    package_roots: dict[str, Path] = {}
+    loose: dict[str, sources.ModuleSource] = {}
+    for tree in trees:
+        tree_packages, tree_loose = sources.tree_members(tree)
+        package_roots.update(dict.fromkeys(tree_packages, tree.root))
+        loose.update(tree_loose)
+    modules: dict[str, sources.ModuleSource] = dict(loose)
+    imports: dict[str, dict[str, list[ImportLine]]] = {}
+    if package_roots:
+        found, imports = scan_packages(
+            package_roots, loose_modules=set(loose), exclude_type_checking=exclude_type_checking
+        )
+        modules.update(found)
+    for module, source in sorted(loose.items()):
+        raw = scan_file(
+            source.path, module, is_package=False, exclude_type_checking=exclude_type_checking
+        )
+        imports[module] = resolve_imports(raw, modules)
+    return modules, imports

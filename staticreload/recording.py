@@ -55,11 +55,31 @@ class ImportRecorder:
             self.positions.setdefault(fullname, len(self.positions))
             for capture in self._captures:
                 capture.append(fullname)
-        importer = _executing_module(sys._getframe(1))
-        if importer is not None and importer != fullname and self._is_tracked(importer):
+        importer = self._importer(sys._getframe(1))
+        if importer is not None and importer != fullname:
             with self._lock:
                 self._runtime_imports.append((importer, fullname))
         return None
+
+    def _importer(self, frame: FrameType | None) -> str | None:
+        """The tracked module an import starting at ``frame`` belongs to.
+
+        While a module's top-level code runs, that module (nearest the top of
+        the stack), whether the import is a statement, a call to
+        ``importlib.import_module`` or happens in a function it calls. Else
+        (an import at request time, in a view), the module of the nearest
+        tracked function on the stack.
+        """
+        nearest: str | None = None
+        while frame is not None:
+            name = _module_name(frame)
+            tracked = name is not None and self._is_tracked(name)
+            if frame.f_code.co_name == _MODULE_CODE_NAME and tracked:
+                return name
+            if nearest is None and tracked:
+                nearest = name
+            frame = frame.f_back
+        return nearest
 
     def invalidate_caches(self) -> None:
         """Nothing to invalidate; part of the finder protocol."""
@@ -107,16 +127,6 @@ class ImportRecorder:
         return taken
 
 
-def _executing_module(frame: FrameType | None) -> str | None:
-    """The module whose top-level code is running, nearest the top of the stack.
-
-    That is the importer when an import starts while a module is being
-    executed, whether the import is a statement, a call to
-    ``importlib.import_module`` or happens in a function the module calls.
-    """
-    while frame is not None:
-        if frame.f_code.co_name == _MODULE_CODE_NAME:
-            name = frame.f_globals.get("__name__")
-            return name if isinstance(name, str) else None
-        frame = frame.f_back
-    return None
+def _module_name(frame: FrameType) -> str | None:
+    name = frame.f_globals.get("__name__")
+    return name if isinstance(name, str) else None

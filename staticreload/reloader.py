@@ -2,54 +2,41 @@
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import logging
 import os
 import sys
 import time
-import traceback
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import CodeType, TracebackType
+from types import CodeType
 
+from staticreload import diagnostics, loading, modules
 from staticreload import graph as graphs
-from staticreload import modules
 from staticreload.dependency_map import DependencyMap, PathOrModule
-from staticreload.exceptions import NotInMapError, ReloadError, SourceSyntaxError, describe
+from staticreload.exceptions import ModuleImportError, ReloadError
 from staticreload.locking import ReadWriteLock
+from staticreload.planning import ChangePlanner, Plan
 from staticreload.recording import ImportRecorder
-from staticreload.scanning import module_for_path
-from staticreload.watcher import Watcher, is_ignored
 
-__all__ = ["DEBOUNCE_ENV", "DEFAULT_DEBOUNCE_S", "ReloadResult", "Reloader"]
+__all__ = ["ReloadResult", "Reloader", "digest"]
 
 logger = logging.getLogger(__name__)
-
-# Only bursts that follow a reload wait this long; the first event of a quiet
-# spell reloads at once (see staticreload.watcher). 50 ms covers editors that
-# write a file twice or save several files in one go.
-DEFAULT_DEBOUNCE_S = 0.05
-DEBOUNCE_ENV = "STATICRELOAD_DEBOUNCE_S"
 
 PreReloadHook = Callable[[tuple[str, ...]], object]
 PostReloadHook = Callable[["ReloadResult"], object]
 ErrorHandler = Callable[[ReloadError], object]
 
+# Errors compiling a file can raise: SyntaxError; ValueError (null bytes);
+# RecursionError and MemoryError (nesting deeper than the compiler allows);
+# OSError (unreadable).
+_COMPILE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError, OSError)
 
-def resolve_seconds(value: float | None, env_name: str, default: float) -> float:
-    """An option in seconds: the value given, else the environment variable, else the default.
 
-    Raises:
-        ValueError: the environment variable is not a non-negative number.
-    """
-    if value is None:
-        raw = os.environ.get(env_name)
-        value = default if raw is None or raw == "" else float(raw)
-    if value < 0:
-        raise ValueError(f"{env_name} must not be negative, got {value}")
-    return float(value)
+def digest(source: bytes) -> bytes:
+    """The fingerprint of a file's content (BLAKE2b), as in :attr:`ReloadResult.digests`."""
+    return hashlib.blake2b(source).digest()
 
 
 @dataclass(frozen=True)
@@ -63,6 +50,8 @@ class ReloadResult:
         duration_s: how long the reload took, in seconds.
         error: why it failed, or None.
         rolled_back: True if modules had been evicted and were put back.
+        digests: file -> :func:`digest` of the content this reload compiled
+            (a deleted file has none).
     """
 
     changed: tuple[str, ...]
@@ -70,6 +59,7 @@ class ReloadResult:
     duration_s: float
     error: ReloadError | None = None
     rolled_back: bool = False
+    digests: Mapping[Path, bytes] = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -90,7 +80,8 @@ class Reloader:
 
     Call :meth:`install` before the application is imported, so the import
     order is recorded; modules loaded earlier are re-imported in an order
-    derived from the map (dependencies first).
+    derived from the map (dependencies first). Watching files is
+    :class:`staticreload.live.LiveReload`'s job.
 
     Attributes:
         map: the :class:`DependencyMap` of the targets.
@@ -98,50 +89,49 @@ class Reloader:
             are evicted and imported again. Code that must not run against a
             half-reloaded program holds it as reader.
         generation: the number of successful reloads so far.
-        pre_reload_hooks: called with the modules about to be reloaded.
-        post_reload_hooks: called with the :class:`ReloadResult` of every reload.
-        error_handlers: called with the :class:`ReloadError` of a failed reload.
     """
 
-    def __init__(
-        self,
+    def __init__(self, dependency_map: DependencyMap, *, exclude: Iterable[str] = ()) -> None:
+        """Args:
+        dependency_map: the map of the targets: built, loaded from a cache, or
+            a fake; the reloader updates it as files change.
+        exclude: module name patterns (``fnmatch``) never to reload, such as a
+            module that loads a large model.
+        """
+        self.map = dependency_map
+        self.lock = ReadWriteLock()
+        self.generation = 0
+        self._planner = ChangePlanner(dependency_map, exclude=exclude)
+        self._pre_reload_hooks: list[PreReloadHook] = []
+        self._post_reload_hooks: list[PostReloadHook] = []
+        self._error_handlers: list[ErrorHandler] = []
+        self._recorder = ImportRecorder(is_tracked=self.map.__contains__)
+        self._code_cache = loading.CodeCache()
+
+    @classmethod
+    def from_targets(
+        cls,
         *targets: PathOrModule,
         root: PathOrModule | None = None,
-        debounce_s: float | None = None,
         exclude: Iterable[str] = (),
-    ) -> None:
-        """Build the map of the targets.
-
-        Args:
-            targets: package names or directories, as for
-                :meth:`DependencyMap.build`.
-            root: as for :meth:`DependencyMap.build`.
-            debounce_s: the quiet time in seconds that ends a burst of file events
-                following a reload; default from ``STATICRELOAD_DEBOUNCE_S``, else
-                0.05.
-            exclude: module name patterns (``fnmatch``) never to reload, such as a
-                module that loads a large model.
+    ) -> Reloader:
+        """Build the map of the targets (:meth:`DependencyMap.build`) and a reloader for it.
 
         Raises:
             PackageNotFoundError: a target cannot be found.
             SourceSyntaxError: a file of the targets cannot be parsed.
-            ValueError: ``debounce_s`` is negative.
         """
-        self.map = DependencyMap.build(*targets, root=root)
-        self.debounce_s = resolve_seconds(debounce_s, DEBOUNCE_ENV, DEFAULT_DEBOUNCE_S)
-        self.exclude = tuple(exclude)
-        self.lock = ReadWriteLock()
-        self.generation = 0
-        self.pre_reload_hooks: list[PreReloadHook] = []
-        self.post_reload_hooks: list[PostReloadHook] = []
-        self.error_handlers: list[ErrorHandler] = []
-        self._recorder = ImportRecorder(is_tracked=self.map.__contains__)
-        # What a failed reload tried to apply: retried with every later reload.
-        self._failed_paths: set[Path] = set()
-        self._failed_modules: set[str] = set()
-        self._fingerprints: dict[Path, bytes] = {}
-        self._code_cache = modules.CodeCache()
-        self._watcher: Watcher | None = None
+        return cls(DependencyMap.build(*targets, root=root), exclude=exclude)
+
+    @property
+    def exclude(self) -> tuple[str, ...]:
+        """The module name patterns never reloaded."""
+        return self._planner.exclude
+
+    @property
+    def failing(self) -> bool:
+        """True while the last reload failed; its files are retried with the next one."""
+        return self._planner.failing
 
     # Set-up
 
@@ -153,69 +143,35 @@ class Reloader:
         """Stop recording imports."""
         self._recorder.uninstall()
 
-    def start(self) -> None:
-        """Install, then watch the targets' folders and reload on every change.
-
-        Saves that leave a file's content as it was reload nothing.
-        """
-        self.install()
-        if self._watcher is not None:
-            return
-        for module in self.map.modules:
-            path = self.map.path_of(module)
-            digest = _fingerprint(path)
-            if digest is not None:
-                self._fingerprints[path] = digest
-        self._watcher = Watcher(self.watched_folders(), self._on_batch, debounce_s=self.debounce_s)
-        self._watcher.start()
-
-    def stop(self) -> None:
-        """Stop watching and wait for the watcher's threads to end."""
-        if self._watcher is not None:
-            self._watcher.stop()
-            self._watcher = None
-
-    def __enter__(self) -> Reloader:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-        self.uninstall()
-
     def watched_folders(self) -> list[Path]:
         """The folders a watcher must watch to see every file of the targets."""
-        folders = set()
-        for tree in self.map.trees:
-            package = tree.root / tree.top if tree.top is not None else None
-            folders.add(package if package is not None and package.is_dir() else tree.root)
-        return sorted(folders)
+        return sorted({tree.folder for tree in self.map.trees})
 
     def add_pre_reload_hook(self, hook: PreReloadHook) -> None:
         """Call ``hook(modules)`` before modules are evicted (the lock held as writer)."""
-        self.pre_reload_hooks.append(hook)
+        self._pre_reload_hooks.append(hook)
 
     def add_post_reload_hook(self, hook: PostReloadHook) -> None:
         """Call ``hook(result)`` after every reload, before the writer lock is released."""
-        self.post_reload_hooks.append(hook)
+        self._post_reload_hooks.append(hook)
 
     def add_error_handler(self, handler: ErrorHandler) -> None:
         """Call ``handler(error)`` when a reload fails."""
-        self.error_handlers.append(handler)
+        self._error_handlers.append(handler)
 
     # Reloading
+
+    def changed_files(self, paths: Iterable[PathOrModule]) -> set[Path]:
+        """The targets' source files that changed paths stand for (see ``reload_paths``)."""
+        return self._planner.files_for(paths)
 
     def reload_paths(self, paths: Iterable[PathOrModule]) -> ReloadResult:
         """Apply changed, added or deleted files now, in the calling thread.
 
         Files outside the targets are ignored; a folder stands for the files in
-        it. Never raises for a failure in the reloaded code: that is the result's
-        ``error``.
+        it. Never raises for a failure in the reloaded code, whatever it raised
+        (``SystemExit`` and ``KeyboardInterrupt`` included): that is the
+        result's ``error``.
 
         Args:
             paths: the changed files or folders.
@@ -223,47 +179,7 @@ class Reloader:
         Returns:
             What the reload did.
         """
-        return self._reload(self._changed_files(paths))
-
-    def _on_batch(self, paths: set[str]) -> None:
-        files = {path for path in self._changed_files(paths) if self._content_changed(path)}
-        if files:
-            self._reload(files)
-
-    def _content_changed(self, path: Path) -> bool:
-        digest = _fingerprint(path)
-        if digest is not None and digest == self._fingerprints.get(path):
-            logger.debug("%s saved without changes", path)
-            return False
-        return True
-
-    def _changed_files(self, paths: Iterable[PathOrModule]) -> set[Path]:
-        """Resolve paths to the targets' source files they stand for."""
-        files: set[Path] = set()
-        for raw in paths:
-            path = Path(os.path.abspath(raw)).resolve()
-            tree = next((t for t in self.map.trees if t.contains(path)), None)
-            if tree is None or is_ignored(str(path), tree.root):
-                continue  # outside the targets, also through a symlink or ".."
-            if self.map.module_of(path) is not None or module_for_path(path, self.map.trees):
-                files.add(path)
-            if not path.is_file():  # a folder, or a deleted one
-                files |= self._files_under(path, tree.root)
-        return files
-
-    def _files_under(self, folder: Path, tree_root: Path) -> set[Path]:
-        known = {self.map.path_of(m) for m in self.map.modules}
-        files = {path for path in known if folder in path.parents}
-        if folder.is_dir():
-            files |= {
-                path.resolve()
-                for path in folder.rglob("*.py")
-                if not is_ignored(str(path), tree_root)
-            }
-        return files
-
-    def _is_excluded(self, module: str) -> bool:
-        return any(fnmatch.fnmatchcase(module, pattern) for pattern in self.exclude)
+        return self._reload(self._planner.files_for(paths))
 
     def _reload(self, files: set[Path]) -> ReloadResult:
         """One reload, under the writer lock from the first step to the last.
@@ -276,146 +192,146 @@ class Reloader:
         with self.lock.write():
             for importer, imported in self._recorder.take_runtime_imports():
                 self.map.add_runtime_import(importer, imported)
-            files = {f for f in files | self._failed_paths if not self._excluded_file(f)}
+            files = self._planner.pending(files)
             if not files:
                 return ReloadResult((), (), time.perf_counter() - started)
             try:
-                compiled = self._compile(files)
+                compiled, digests = self._compile(files)
                 new_files = {f for f in compiled if self.map.module_of(f) is None}
-                changed, affected = self._update_map(files)
-            except ReloadError as error:
-                self._failed_paths = files
-                names = sorted({name for name in map(self._module_name, files) if name})
-                result = ReloadResult(tuple(names), (), time.perf_counter() - started, error)
+                plan = self._planner.plan(files, sys.modules.keys())
+            except ReloadError as compile_error:
+                self._planner.record(files, (), ok=False)
+                names = sorted({n for n in map(self._planner.module_name, files) if n})
+                duration_s = time.perf_counter() - started
+                result = ReloadResult(tuple(names), (), duration_s, compile_error)
                 self._report(result)
                 return result
             # Every changed file, loaded or not: one imported later must not find old bytecode.
-            modules.remove_stale_bytecode(compiled, invalidate_caches=bool(new_files))
+            loading.remove_stale_bytecode(compiled, invalidate_caches=bool(new_files))
             code_by_module = {
                 module: code
                 for path, code in compiled.items()
                 if (module := self.map.module_of(path)) is not None
             }
-            result = self._replace_modules(changed, affected, code_by_module, started)
-            self._failed_paths = set() if result.ok else files
-            self._failed_modules = set() if result.ok else affected
-        if result.error is not None and isinstance(result.error.__cause__, KeyboardInterrupt):
-            raise result.error.__cause__
+            error, executed = self._replace(plan.affected, code_by_module, frozenset())
+            if error is not None and diagnostics.is_circular_import(error):
+                error, executed = self._retry_whole(plan, code_by_module, error, executed)
+            self._planner.record(files, plan.affected, ok=error is None)
+            if error is None:
+                self.generation += 1
+            result = ReloadResult(
+                plan.changed,
+                executed,
+                time.perf_counter() - started,
+                error,
+                rolled_back=error is not None,
+                digests=digests,
+            )
+            self._report(result)
         return result
 
-    def _excluded_file(self, path: Path) -> bool:
-        module = self._module_name(path)
-        return module is not None and self._is_excluded(module)
-
-    def _module_name(self, path: Path) -> str | None:
-        module = self.map.module_of(path)
-        if module is None:
-            found = module_for_path(path, self.map.trees)
-            module = found[0] if found else None
-        return module
-
-    def _compile(self, files: Iterable[Path]) -> dict[Path, CodeType]:
+    def _compile(self, files: Iterable[Path]) -> tuple[dict[Path, CodeType], dict[Path, bytes]]:
         """Compile each existing file; nothing in ``sys.modules`` is touched yet.
 
         Returns:
-            file -> its code object.
+            file -> its code object, and file -> the digest of its content.
 
         Raises:
             ReloadError: a file cannot be read or compiled.
         """
-        compiled = {}
+        compiled, digests = {}, {}
         for path in sorted(files):
             if not path.exists():
                 continue
             try:
                 source = path.read_bytes()
                 compiled[path] = compile(source, str(path), "exec", dont_inherit=True)
-            except (SyntaxError, ValueError, OSError) as error:
-                lineno = error.lineno if isinstance(error, SyntaxError) else None
-                reason = describe(error)
-                failure = ReloadError(
-                    reason, module=self._module_name(path), path=str(path), lineno=lineno
-                )
+            except _COMPILE_ERRORS as error:
+                failure = diagnostics.compile_failure(error, path, self._planner.module_name(path))
                 raise failure from error
-            self._fingerprints[path] = hashlib.blake2b(source).digest()
-        return compiled
+            digests[path] = digest(source)
+        return compiled, digests
 
-    def _update_map(self, files: set[Path]) -> tuple[list[str], set[str]]:
-        """Update the map; return the changed modules and the loaded modules to reload.
-
-        The closure is taken both before the update (the importers of a deleted
-        module, of an import just removed) and after it (importers of a new
-        module).
-        """
-        before = {m for m in map(self.map.module_of, files) if m is not None}
-        affected = self.map.closure(before)
-        changed = []
-        for path in sorted(files):
-            try:
-                changed.append(self.map.update_file(path))
-            except NotInMapError:
-                continue  # not a module: a file in a folder without __init__.py
-            except SourceSyntaxError as error:
-                raise ReloadError(
-                    error.reason,
-                    module=self._module_name(path),
-                    path=error.path,
-                    lineno=error.lineno,
-                ) from error
-        affected |= self.map.closure(m for m in changed if m in self.map)
-        affected |= set(changed)
-        # Whatever a failed reload tried to reload: the map may have forgotten why
-        # (a deleted module and its importers' edges to it are gone from it).
-        affected |= self._failed_modules
-        loaded = {m for m in affected if m in sys.modules and not self._is_excluded(m)}
-        return sorted(set(changed)), loaded
-
-    def _replace_modules(
+    def _retry_whole(
         self,
-        changed: list[str],
-        affected: set[str],
+        plan: Plan,
         compiled: dict[str, CodeType],
-        started: float,
-    ) -> ReloadResult:
-        _call_each(self.pre_reload_hooks, tuple(sorted(affected)))
-        modules.dispose(affected)
-        snapshot = modules.evict(affected)
-        files = {module: self.map.path_of(module) for module in affected if module in self.map}
-        order = graphs.import_order(self.map.graph, files, self._recorder.positions)
-        error = None
-        with self._recorder.capture() as executed:
-            try:
-                modules.import_in_order(order, files, compiled, self._code_cache)
-            except modules.ModuleImportError as failure:
-                modules.restore(snapshot)
-                error = self._failure_report(failure)
-        if error is None:
-            self.generation += 1
-        result = ReloadResult(
-            tuple(changed),
-            () if error else tuple(executed),
-            time.perf_counter() - started,
-            error,
-            rolled_back=error is not None,
-        )
-        self._report(result)
-        return result
+        error: ReloadError,
+        executed: tuple[str, ...],
+    ) -> tuple[ReloadError | None, tuple[str, ...]]:
+        """Import every loaded module of the project again, after a circular import.
 
-    def _failure_report(self, failure: modules.ModuleImportError) -> ReloadError:
-        """A ``ReloadError`` pointing at the deepest line of the targets' code that failed."""
-        cause = failure.__cause__ or failure
-        module, path, lineno = failure.name, None, None
-        if isinstance(cause, SyntaxError) and cause.filename:
-            path, lineno = cause.filename, cause.lineno
-        for frame, frame_lineno in traceback.walk_tb(cause.__traceback__):
-            frame_module = self.map.module_of(frame.f_code.co_filename)
-            if frame_module is not None:
-                module, path, lineno = frame_module, frame.f_code.co_filename, frame_lineno
-        if path is not None:
-            module = self.map.module_of(path) or module
-        error = ReloadError(describe(cause), module=module, path=path, lineno=lineno)
-        error.__cause__ = cause
-        return error
+        Reloading only the closure, while the rest stays loaded, can enter an
+        import cycle from another side than a fresh start does (a module
+        outside the closure no longer runs the imports it ran at start). A
+        fresh start of the project's modules in their recorded order, with
+        nothing of the project left in ``sys.modules``, replays the cold start;
+        if that fails too, the code itself is at fault.
+        """
+        whole = self._planner.everything_loaded(sys.modules.keys())
+        if whole <= plan.affected:
+            return error, executed
+        logger.info(
+            "%s; importing all %d modules of the project again, in start order",
+            error.reason,
+            len(whole),
+        )
+        return self._replace(whole, compiled, disposed=plan.affected)
+
+    def _replace(
+        self, affected: frozenset[str], compiled: dict[str, CodeType], disposed: frozenset[str]
+    ) -> tuple[ReloadError | None, tuple[str, ...]]:
+        """Evict ``affected`` and import it again; on failure, put the old modules back.
+
+        Hooks and dispose hooks run for the modules not in ``disposed`` (those
+        a first attempt of the same reload already handled).
+
+        Returns:
+            The error (None on success), and the modules executed in order.
+        """
+        _call_each(self._pre_reload_hooks, tuple(sorted(affected - disposed)))
+        modules.dispose(affected - disposed)
+        parked = modules.loaded_children(affected) - affected
+        snapshot = modules.evict(affected | parked)
+        # A module gone from the map (its file deleted) is evicted, not imported.
+        wanted = {name for name in affected if name in self.map} | parked
+        order = graphs.import_order(self.map.graph, wanted, self._recorder.positions)
+        with self._recorder.capture() as started:
+            try:
+                loading.import_in_order(
+                    order,
+                    self._locations(affected, snapshot.modules),
+                    compiled,
+                    self._code_cache,
+                    parked={name: snapshot.modules[name] for name in parked},
+                )
+            except ModuleImportError as failure:
+                modules.restore(snapshot, is_project=self.map.__contains__)
+                return diagnostics.import_failure(failure, self.map.module_of), ()
+        return None, tuple(name for name in started if name not in parked)
+
+    def _locations(
+        self, names: Iterable[str], loaded: Mapping[str, object]
+    ) -> dict[str, str | os.PathLike[str]]:
+        """Where to import each module again: the file it was loaded from.
+
+        The file as the module named it (a project reached through a symlink
+        keeps its ``__file__``), when it is the map's file; a module loaded
+        from another file (a compiled extension beside its ``.py``) is left to
+        the import system's own search, as a fresh start would.
+        """
+        locations: dict[str, str | os.PathLike[str]] = {}
+        for name in names:
+            if name not in self.map:
+                continue
+            path = self.map.path_of(name)
+            spec = getattr(loaded.get(name), "__spec__", None)
+            origin = getattr(spec, "origin", None)
+            if not isinstance(origin, str) or not os.path.isabs(origin):
+                locations[name] = path
+            elif os.path.realpath(origin) == os.fspath(path):
+                locations[name] = origin
+        return locations
 
     def _report(self, result: ReloadResult) -> None:
         if result.ok:
@@ -427,9 +343,9 @@ class Reloader:
             )
         else:
             logger.error("%s%s", result.error, " (rolled back)" if result.rolled_back else "")
-        _call_each(self.post_reload_hooks, result)
+        _call_each(self._post_reload_hooks, result)
         if result.error is not None:
-            _call_each(self.error_handlers, result.error)
+            _call_each(self._error_handlers, result.error)
 
 
 def _call_each(hooks: Iterable[Callable[..., object]], argument: object) -> None:
@@ -438,10 +354,3 @@ def _call_each(hooks: Iterable[Callable[..., object]], argument: object) -> None
             hook(argument)
         except Exception:
             logger.exception("reload hook %r raised", hook)
-
-
-def _fingerprint(path: Path) -> bytes | None:
-    try:
-        return hashlib.blake2b(path.read_bytes()).digest()
-    except OSError:
-        return None

@@ -23,14 +23,13 @@ def make_reloader() -> Iterator[MakeReloader]:
     made: list[Reloader] = []
 
     def make(*targets: object, **options: object) -> Reloader:
-        reloader = Reloader(*targets, **options)  # type: ignore[arg-type]
+        reloader = Reloader.from_targets(*targets, **options)  # type: ignore[arg-type]
         reloader.install()
         made.append(reloader)
         return reloader
 
     yield make
     for reloader in made:
-        reloader.stop()
         reloader.uninstall()
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from staticreload import Reloader, ReloadResult
+from staticreload import LiveReload, Reloader, ReloadResult
 from tests.conftest import WriteProject
 
 TIMEOUT_S = 15.0
@@ -53,9 +53,10 @@ def watched(project: WriteProject) -> Iterator[tuple[Path, Reloader, ReloadLog]]
             "web/page.py": "from web.views import VERSION\n",
         }
     )
-    reloader = Reloader("web", root=root, debounce_s=0.05)
+    reloader = Reloader.from_targets("web", root=root)
+    reloader.install()
     log = ReloadLog(reloader)
-    with reloader:
+    with LiveReload(reloader, debounce_s=0.05):
         __import__("web.page")
         __import__("web.sentinel")
         yield root, reloader, log

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from staticreload import Reloader, ReloadError, ReloadResult
+from staticreload import LiveReload, Reloader, ReloadError, ReloadResult
 from tests.conftest import WriteProject
 from tests.reliability.conftest import STATS
 
@@ -28,11 +28,10 @@ GOOD_CONFIG = "RATE = 3\n"
 @pytest.fixture
 def service(project: WriteProject) -> Iterator[tuple[Path, Reloader]]:
     root = project(FILES)
-    reloader = Reloader("svc", root=root)
+    reloader = Reloader.from_targets("svc", root=root)
     reloader.install()
     __import__("svc.api")
     yield root, reloader
-    reloader.stop()
     reloader.uninstall()
 
 
@@ -193,15 +192,18 @@ def test_a_hundred_saves_in_a_second(service: tuple[Path, Reloader]) -> None:
             finished.notify_all()
 
     reloader.add_post_reload_hook(after)
-    reloader.start()
+    # A debounce far above any pause between these writes, even on a loaded
+    # machine: the whole loop is one burst, which the watcher promises to
+    # apply in one reload (leading edge) or two (plus the trailing edge).
     config = root / "svc/config.py"
-    for rate in range(1, 101):
-        temporary = config.with_name(f".config.py.{rate}")
-        temporary.write_text(f"RATE = {rate}\n")
-        os.replace(temporary, config)
-    with finished:
-        assert finished.wait_for(lambda: sys.modules["svc.config"].RATE == 100, timeout=20)
-    assert 1 <= len(results) <= 10, len(results)
+    with LiveReload(reloader, debounce_s=1.0):
+        for rate in range(1, 101):
+            temporary = config.with_name(f".config.py.{rate}")
+            temporary.write_text(f"RATE = {rate}\n")
+            os.replace(temporary, config)
+        with finished:
+            assert finished.wait_for(lambda: sys.modules["svc.config"].RATE == 100, timeout=20)
+    assert 1 <= len(results) <= 2, len(results)
     assert all(result.ok for result in results)
     assert all(answer == 10 * rate + 1 for rate, answer in observed), observed
     assert sys.modules["svc.api"].ANSWER == 1001

@@ -1,0 +1,150 @@
+"""The package scan with grimp: the only module that imports grimp.
+
+grimp reads source text; nothing scanned is imported or executed. grimp finds
+a package's folder with the import system's finders; here its package finder
+is given the folders the targets were found in, so ``sys.path`` is never
+changed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Mapping
+from pathlib import Path
+
+import grimp
+import grimp.exceptions
+from grimp.adaptors.packagefinder import ImportLibPackageFinder
+from grimp.application.config import settings as grimp_settings
+from grimp.application.ports.filesystem import AbstractFileSystem
+
+from staticreload.exceptions import PackageNotFoundError, SourceSyntaxError
+from staticreload.graph import FUNCTION_SCOPE, MODULE_SCOPE, ImportLine, Scope
+from staticreload.sources import ModuleSource, module_source
+
+__all__ = ["PackageScan", "scan_packages"]
+
+PackageScan = tuple[dict[str, ModuleSource], dict[str, dict[str, list[ImportLine]]]]
+
+# grimp's settings are process-wide: one scan at a time swaps its package finder.
+_settings_lock = threading.Lock()
+
+
+class _KnownRootsPackageFinder(ImportLibPackageFinder):
+    """grimp's package finder, told where the targets' packages are.
+
+    Packages in ``roots`` are answered from there; any other name (an external
+    package grimp asks about) goes to grimp's own finder.
+    """
+
+    def __init__(self, roots: Mapping[str, Path]) -> None:
+        self._roots = dict(roots)
+
+    def determine_package_directories(
+        self, package_name: str, file_system: AbstractFileSystem
+    ) -> set[str]:
+        root = self._roots.get(package_name)
+        if root is not None:
+            return {str(root / package_name)}
+        found: set[str] = super().determine_package_directories(package_name, file_system)
+        return found
+
+
+def scan_packages(
+    package_roots: Mapping[str, Path],
+    *,
+    loose_modules: Collection[str] = (),
+    exclude_type_checking: bool,
+) -> PackageScan:
+    """Scan packages with grimp (without its cache: it can go stale across edits).
+
+    Args:
+        package_roots: top-level package name -> the folder it is in.
+        loose_modules: top-level modules beside the packages, scanned
+            elsewhere; imports of them are kept (grimp reports them as external).
+        exclude_type_checking: leave out imports under ``if TYPE_CHECKING:``.
+
+    Returns:
+        ``(modules, imports)``: each module of the packages with its file, and
+        importer -> imported module of the packages -> the import statements,
+        each with the scope it runs in (imports of ``loose_modules`` included).
+
+    Raises:
+        SourceSyntaxError: grimp cannot parse a file.
+        PackageNotFoundError: grimp cannot find a package.
+    """
+    with _settings_lock:
+        saved = grimp_settings.PACKAGE_FINDER
+        grimp_settings.configure(PACKAGE_FINDER=_KnownRootsPackageFinder(package_roots))
+        try:
+            graph = grimp.build_graph(
+                *package_roots,
+                include_external_packages=bool(loose_modules),
+                exclude_type_checking_imports=exclude_type_checking,
+                cache_dir=None,
+            )
+        except grimp.exceptions.SourceSyntaxError as error:
+            raise SourceSyntaxError(error.filename, error.lineno, "invalid syntax") from error
+        except (ValueError, ModuleNotFoundError, grimp.exceptions.GrimpException) as error:
+            raise PackageNotFoundError(", ".join(package_roots)) from error
+        finally:
+            grimp_settings.configure(PACKAGE_FINDER=saved)
+    modules = {
+        module: module_source(package_roots[top], module)
+        for module in graph.modules
+        if (top := module.partition(".")[0]) in package_roots
+    }
+    imports: dict[str, dict[str, list[ImportLine]]] = {}
+    for importer, source in modules.items():
+        lines: list[bytes] | None = None
+        found: dict[str, list[ImportLine]] = {}
+        for imported in graph.find_modules_directly_imported_by(importer):
+            if imported == importer or (imported not in modules and imported not in loose_modules):
+                continue
+            if lines is None:
+                lines = source.path.read_bytes().split(b"\n")
+            found[imported] = [
+                ImportLine(
+                    detail["line_number"],
+                    detail["line_contents"],
+                    _scope_at(lines, detail["line_number"]),
+                )
+                for detail in graph.get_import_details(importer=importer, imported=imported)
+            ]
+        imports[importer] = found
+    return modules, imports
+
+
+def _scope_at(lines: list[bytes], line_number: int) -> Scope:
+    """Whether the statement at ``line_number`` runs at import time, by its indentation.
+
+    grimp gives line numbers but not scopes, and parsing every file with ``ast``
+    would cost several times grimp's own scan. Instead, walk up from the line to
+    each enclosing, less indented line: a ``def``/``async def`` among them means
+    function scope; an unindented statement is module scope at once. Lines that
+    close a bracket (the ``):`` of a long ``def`` header) are skipped. (A
+    multi-line string whose text starts left of the statement can still mislead
+    this; :func:`scan_file`, used for single files, is exact.)
+    """
+    index = line_number - 1
+    if index >= len(lines):
+        return MODULE_SCOPE
+    indent = _indentation(lines[index])
+    while indent > 0 and index > 0:
+        index -= 1
+        text = lines[index]
+        stripped = text.lstrip()
+        if (
+            not stripped
+            or stripped.startswith((b"#", b")", b"]", b"}"))  # comments, ends of brackets
+            or _indentation(text) >= indent
+        ):
+            continue
+        indent = _indentation(text)
+        if stripped.startswith((b"def ", b"async def ")):
+            return FUNCTION_SCOPE
+    return MODULE_SCOPE
+
+
+def _indentation(line: bytes) -> int:
+    return len(line) - len(line.lstrip())
