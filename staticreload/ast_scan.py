@@ -15,7 +15,7 @@ from pathlib import Path
 from staticreload.exceptions import SourceSyntaxError, describe
 from staticreload.graph import FUNCTION_SCOPE, MODULE_SCOPE, ImportLine, Scope
 
-__all__ = ["RawImport", "resolve", "resolve_imports", "scan_file"]
+__all__ = ["RawImport", "parent_names", "resolve", "resolve_imports", "scan_file"]
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,13 @@ def scan_file(
 def _candidates(node: ast.Import | ast.ImportFrom, package: str) -> list[str]:
     """The dotted names an import statement asks for (see :class:`RawImport`)."""
     if isinstance(node, ast.Import):
-        return [alias.name for alias in node.names]
+        # ``import a.b.c`` binds ``a`` and reads ``a.b.c`` through it: it depends
+        # on the package objects ``a`` and ``a.b`` too (``as`` binds ``c`` only).
+        return [
+            name
+            for alias in node.names
+            for name in ([alias.name] if alias.asname else _with_parents(alias.name))
+        ]
     base = node.module or ""
     if node.level:
         parts = package.split(".") if package else []
@@ -94,6 +100,33 @@ def _candidates(node: ast.Import | ast.ImportFrom, package: str) -> list[str]:
     if not base:
         return []
     return [base if alias.name == "*" else f"{base}.{alias.name}" for alias in node.names]
+
+
+def _with_parents(name: str) -> list[str]:
+    """``a.b.c`` -> ``["a.b.c", "a.b", "a"]``."""
+    parts = name.split(".")
+    return [".".join(parts[:depth]) for depth in range(len(parts), 0, -1)]
+
+
+def parent_names(line_contents: str, imported: str) -> list[str]:
+    """The parent packages an import line binds besides ``imported`` itself.
+
+    ``import a.b.c`` (no ``as``) binds ``a``: ``["a.b", "a"]``; any other
+    statement, nothing. A line that does not parse on its own (a ``\\``
+    continuation) is taken to bind them, which only makes the closure larger.
+    """
+    parents = _with_parents(imported)[1:]
+    if not line_contents.startswith("import ") or not parents:
+        return []
+    try:
+        tree = ast.parse(line_contents)
+    except SyntaxError:
+        return parents
+    statement = tree.body[0] if tree.body else None
+    if not isinstance(statement, ast.Import):
+        return []
+    bound = any(alias.name == imported and alias.asname is None for alias in statement.names)
+    return parents if bound else []
 
 
 def _is_type_checking(test: ast.expr) -> bool:

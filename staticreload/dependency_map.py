@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,8 @@ from staticreload.graph import ImportLine
 from staticreload.grimp_scan import PackageScan, scan_packages
 
 __all__ = ["DependencyMap"]
+
+logger = logging.getLogger(__name__)
 
 PathOrModule = str | os.PathLike[str]
 
@@ -34,8 +37,12 @@ class DependencyMap:
     to ``a`` or ``a.b``. An edge would put every submodule in the closure of an
     edit to its package's ``__init__.py``, although a submodule depends on its
     package's contents only when it imports from it, and then the scan finds
-    that import. The reloader deals with the import system's side of parents
-    (submodules as attributes of their package) itself.
+    that import. One statement does depend on the parents: ``import a.b.c``
+    (without ``as``) binds the package ``a`` in the importer, so the importer
+    gets edges to ``a`` and ``a.b`` too (unlike grimp), or it would keep the
+    old package object after ``a`` is reloaded. The reloader deals with the
+    import system's side of parents (submodules as attributes of their
+    package) itself.
     """
 
     def __init__(
@@ -45,6 +52,7 @@ class DependencyMap:
         *,
         root: Path,
         exclude_type_checking: bool = True,
+        unparsed: Mapping[Path, SourceSyntaxError] | None = None,
     ) -> None:
         """Wrap an already scanned graph; most callers want :meth:`build`."""
         self.graph = graph
@@ -54,8 +62,12 @@ class DependencyMap:
         self._modules_by_path: dict[Path, str] = {
             data["path"]: node for node, data in graph.nodes(data=True)
         }
+        self.unparsed: dict[Path, SourceSyntaxError] = dict(unparsed or {})
         # Importers of a module that was deleted: rescanned if it comes back.
         self._former_importers: dict[str, set[str]] = {}
+        # Modules imported at run time before they existed (an ImportError
+        # caught by ``try``): module -> importers, edges made when it appears.
+        self._awaited: dict[str, set[str]] = {}
 
     @classmethod
     def build(
@@ -77,26 +89,33 @@ class DependencyMap:
                 which never run.
 
         Returns:
-            The map.
+            The map. Files that cannot be parsed are left out of it, logged as
+            warnings and listed in :attr:`unparsed`; they join the map when an
+            edit makes them parsable (:meth:`update_file`).
 
         Raises:
             PackageNotFoundError: a target cannot be found.
-            SourceSyntaxError: a scanned file cannot be parsed.
         """
         base = Path(root).resolve() if root is not None else Path.cwd()
         if targets:
             trees = sources.resolve_targets(targets, base if root is not None else None)
         else:
             trees = sources.discover(base)
-        modules, imports = _scan_trees(trees, exclude_type_checking=exclude_type_checking)
+        scan = _scan_trees(trees, exclude_type_checking=exclude_type_checking)
         graph = graphs.new_graph(
             {
                 module: {"path": source.path, "is_package": source.is_package}
-                for module, source in modules.items()
+                for module, source in scan.modules.items()
             },
-            imports,
+            scan.imports,
         )
-        return cls(graph, trees, root=base, exclude_type_checking=exclude_type_checking)
+        return cls(
+            graph,
+            trees,
+            root=base,
+            exclude_type_checking=exclude_type_checking,
+            unparsed=scan.unparsed,
+        )
 
     # Queries
 
@@ -107,6 +126,11 @@ class DependencyMap:
 
     def __contains__(self, module: object) -> bool:
         return module in self.graph
+
+    def covers(self, name: str) -> bool:
+        """Whether ``name`` is a module of the map or could become one: a
+        submodule of one of its packages that has no file yet."""
+        return name in self.graph or name.rpartition(".")[0] in self.graph
 
     def path_of(self, module: str) -> Path:
         """The file of ``module``.
@@ -237,6 +261,7 @@ class DependencyMap:
             # The same name from another file: a.py turned into a/__init__.py.
             self._modules_by_path.pop(self.graph.nodes[module]["path"], None)
         imports = self._scan(resolved, module, is_package)
+        self.unparsed.pop(resolved, None)
         is_new = module not in self.graph
         self.graph.add_node(module, path=resolved, is_package=is_package)
         self._modules_by_path[resolved] = module
@@ -246,15 +271,23 @@ class DependencyMap:
                 {*self._importers_naming(module), *self._former_importers.pop(module, ())}
                 & set(self.graph)
             )
+            for importer in self._awaited.pop(module, set()) & set(self.graph):
+                graphs.add_runtime_import(self.graph, importer, module)
         return module
 
     def add_runtime_import(self, importer: str, imported: str) -> bool:
         """Record an import seen at run time that the static scan missed.
 
+        An import of a module that does not exist yet (the optional-module
+        idiom, ``try: import pkg.local_settings except ImportError: pass``) is
+        remembered, and becomes an edge when a file for it is added.
+
         Returns:
             True if the map gained an edge; False if it had it, or either module
             is not in the map.
         """
+        if importer in self.graph and imported not in self.graph:
+            self._awaited.setdefault(imported, set()).add(importer)
         if importer not in self.graph or imported not in self.graph:
             return False
         return graphs.add_runtime_import(self.graph, importer, imported)
@@ -300,10 +333,11 @@ def _scan_trees(trees: Iterable[sources.SourceTree], *, exclude_type_checking: b
     """Scan every module of the trees: packages with grimp, loose modules with ``ast``.
 
     grimp refuses loose top-level modules; imports between the two kinds are
-    kept in both directions.
+    kept in both directions. Files that cannot be parsed are left out with a
+    warning: a scratch file nothing imports must not stop the map (a module
+    that imports one fails when it is imported, as in a fresh process).
 
     Raises:
-        SourceSyntaxError: a file cannot be parsed.
         PackageNotFoundError: grimp cannot find a package.
     """
     package_roots: dict[str, Path] = {}
@@ -312,16 +346,23 @@ def _scan_trees(trees: Iterable[sources.SourceTree], *, exclude_type_checking: b
         tree_packages, tree_loose = sources.tree_members(tree)
         package_roots.update(dict.fromkeys(tree_packages, tree.root))
         loose.update(tree_loose)
-    modules: dict[str, sources.ModuleSource] = dict(loose)
-    imports: dict[str, dict[str, list[ImportLine]]] = {}
+    scan = PackageScan(dict(loose), {}, {})
     if package_roots:
-        found, imports = scan_packages(
+        found = scan_packages(
             package_roots, loose_modules=set(loose), exclude_type_checking=exclude_type_checking
         )
-        modules.update(found)
+        scan.modules.update(found.modules)
+        scan.imports.update(found.imports)
+        scan.unparsed.update(found.unparsed)
     for module, source in sorted(loose.items()):
-        raw = scan_file(
-            source.path, module, is_package=False, exclude_type_checking=exclude_type_checking
-        )
-        imports[module] = resolve_imports(raw, modules)
-    return modules, imports
+        try:
+            raw = scan_file(
+                source.path, module, is_package=False, exclude_type_checking=exclude_type_checking
+            )
+        except SourceSyntaxError as error:
+            logger.warning("left out of the map (cannot be parsed): %s", error)
+            scan.unparsed[source.path] = error
+            del scan.modules[module]
+            continue
+        scan.imports[module] = resolve_imports(raw, scan.modules)
+    return scan

@@ -8,26 +8,67 @@ changed.
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import grimp
 import grimp.exceptions
+from grimp.adaptors.filesystem import FileSystem
 from grimp.adaptors.packagefinder import ImportLibPackageFinder
 from grimp.application.config import settings as grimp_settings
 from grimp.application.ports.filesystem import AbstractFileSystem
 
+from staticreload.ast_scan import parent_names
 from staticreload.exceptions import PackageNotFoundError, SourceSyntaxError
 from staticreload.graph import FUNCTION_SCOPE, MODULE_SCOPE, ImportLine, Scope
 from staticreload.sources import ModuleSource, module_source
 
 __all__ = ["PackageScan", "scan_packages"]
 
-PackageScan = tuple[dict[str, ModuleSource], dict[str, dict[str, list[ImportLine]]]]
+logger = logging.getLogger(__name__)
 
-# grimp's settings are process-wide: one scan at a time swaps its package finder.
+# grimp's settings are process-wide: one scan at a time swaps its adaptors.
 _settings_lock = threading.Lock()
+
+
+class PackageScan(NamedTuple):
+    """What :func:`scan_packages` found.
+
+    Attributes:
+        modules: each module of the packages with its file.
+        imports: importer -> imported module -> the import statements, each
+            with the scope it runs in.
+        unparsed: files left out because they cannot be parsed -> why.
+    """
+
+    modules: dict[str, ModuleSource]
+    imports: dict[str, dict[str, list[ImportLine]]]
+    unparsed: dict[Path, SourceSyntaxError]
+
+
+class _ScanFileSystem(FileSystem):
+    """grimp's file system, leaving out unparsable files and symlinked folders seen before.
+
+    grimp stops at the first file it cannot parse; a scratch file or a
+    Python 2 file that nothing imports must not stop the map, so the scan is
+    run again without it. ``os.walk(followlinks=True)`` never ends in a
+    symlink loop; each real folder is walked once here.
+    """
+
+    def __init__(self, skipped: Collection[str]) -> None:
+        self._skipped = skipped
+
+    def walk(self, directory_name: str) -> Iterator[tuple[str, list[str], list[str]]]:
+        seen: set[str] = set()
+        for folder, dirs, files in os.walk(directory_name, followlinks=True):
+            seen.add(os.path.realpath(folder))
+            dirs[:] = [d for d in dirs if os.path.realpath(os.path.join(folder, d)) not in seen]
+            files = [f for f in files if os.path.join(folder, f) not in self._skipped]
+            yield folder, dirs, files
 
 
 class _KnownRootsPackageFinder(ImportLibPackageFinder):
@@ -65,34 +106,30 @@ def scan_packages(
         exclude_type_checking: leave out imports under ``if TYPE_CHECKING:``.
 
     Returns:
-        ``(modules, imports)``: each module of the packages with its file, and
-        importer -> imported module of the packages -> the import statements,
-        each with the scope it runs in (imports of ``loose_modules`` included).
+        The modules, the imports between them (imports of ``loose_modules``
+        included), and the files left out because they cannot be parsed (each
+        logged as a warning).
 
     Raises:
-        SourceSyntaxError: grimp cannot parse a file.
         PackageNotFoundError: grimp cannot find a package.
     """
-    with _settings_lock:
-        saved = grimp_settings.PACKAGE_FINDER
-        grimp_settings.configure(PACKAGE_FINDER=_KnownRootsPackageFinder(package_roots))
+    unparsed: dict[Path, SourceSyntaxError] = {}
+    while True:
         try:
-            graph = grimp.build_graph(
-                *package_roots,
-                include_external_packages=bool(loose_modules),
-                exclude_type_checking_imports=exclude_type_checking,
-                cache_dir=None,
-            )
+            graph = _build_graph(package_roots, loose_modules, exclude_type_checking, unparsed)
+            break
         except grimp.exceptions.SourceSyntaxError as error:
-            raise SourceSyntaxError(error.filename, error.lineno, "invalid syntax") from error
-        except (ValueError, ModuleNotFoundError, grimp.exceptions.GrimpException) as error:
-            raise PackageNotFoundError(", ".join(package_roots)) from error
-        finally:
-            grimp_settings.configure(PACKAGE_FINDER=saved)
+            path = Path(error.filename)
+            if path in unparsed:  # not left out after all: give up rather than loop
+                raise unparsed[path] from error
+            unparsed[path] = SourceSyntaxError(error.filename, error.lineno, "invalid syntax")
+            logger.warning("left out of the map (cannot be parsed): %s", unparsed[path])
     modules = {
-        module: module_source(package_roots[top], module)
+        module: source
         for module in graph.modules
         if (top := module.partition(".")[0]) in package_roots
+        # a namespace package (a folder without __init__.py) has no file
+        and (source := module_source(package_roots[top], module)).path.is_file()
     }
     imports: dict[str, dict[str, list[ImportLine]]] = {}
     for importer, source in modules.items():
@@ -103,16 +140,47 @@ def scan_packages(
                 continue
             if lines is None:
                 lines = source.path.read_bytes().split(b"\n")
-            found[imported] = [
-                ImportLine(
-                    detail["line_number"],
-                    detail["line_contents"],
-                    _scope_at(lines, detail["line_number"]),
+            for detail in graph.get_import_details(importer=importer, imported=imported):
+                contents = detail["line_contents"]
+                line = ImportLine(
+                    detail["line_number"], contents, _scope_at(lines, detail["line_number"])
                 )
-                for detail in graph.get_import_details(importer=importer, imported=imported)
-            ]
+                found.setdefault(imported, []).append(line)
+                # grimp has no edge to the parents that ``import a.b.c`` binds.
+                for parent in parent_names(contents, imported):
+                    if parent in modules and parent != importer:
+                        found.setdefault(parent, []).append(line)
         imports[importer] = found
-    return modules, imports
+    return PackageScan(modules, imports, unparsed)
+
+
+def _build_graph(
+    package_roots: Mapping[str, Path],
+    loose_modules: Collection[str],
+    exclude_type_checking: bool,
+    unparsed: Collection[Path],
+) -> grimp.ImportGraph:
+    with _settings_lock:
+        saved = grimp_settings.PACKAGE_FINDER, grimp_settings.FILE_SYSTEM
+        grimp_settings.configure(
+            PACKAGE_FINDER=_KnownRootsPackageFinder(package_roots),
+            FILE_SYSTEM=_ScanFileSystem({os.fspath(path) for path in unparsed}),
+        )
+        try:
+            return grimp.build_graph(
+                *package_roots,
+                include_external_packages=bool(loose_modules),
+                exclude_type_checking_imports=exclude_type_checking,
+                cache_dir=None,
+            )
+        except (ValueError, ModuleNotFoundError) as error:
+            raise PackageNotFoundError(", ".join(package_roots)) from error
+        except grimp.exceptions.GrimpException as error:
+            if isinstance(error, grimp.exceptions.SourceSyntaxError):
+                raise
+            raise PackageNotFoundError(", ".join(package_roots)) from error
+        finally:
+            grimp_settings.configure(PACKAGE_FINDER=saved[0], FILE_SYSTEM=saved[1])
 
 
 def _scope_at(lines: list[bytes], line_number: int) -> Scope:

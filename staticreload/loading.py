@@ -7,8 +7,10 @@ then rebinds the name to a function) or much later. When ``pkg`` runs again
 while ``pkg.sub`` stays loaded, the loaded submodule is *parked*: taken out of
 ``sys.modules`` and handed back, unchanged and without running, by a finder
 the moment something imports it, so the import system sets the attribute
-exactly when a fresh import would. Submodules nobody asks for are handed back
-at their place in the recorded import order.
+exactly when a fresh import would. Deeper submodules are parked too: ``import
+pkg.sub.mod`` finds ``pkg.sub.mod`` in ``sys.modules`` and would never run
+``pkg.sub`` again, so its attribute chain ``pkg.sub`` would break. Parked
+modules nobody asks for are handed back at the end.
 """
 
 from __future__ import annotations
@@ -169,7 +171,7 @@ class _ReloadFinder(importlib.abc.MetaPathFinder):
 
     def unpark_all(self) -> None:
         """Put back every parked module nobody imported, on its parent too."""
-        for name, module in self._parked.items():
+        for name, module in sorted(self._parked.items()):  # parents first
             sys.modules[name] = module
             parent_name, _, child = name.rpartition(".")
             parent = sys.modules.get(parent_name)

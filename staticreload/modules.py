@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
 
-__all__ = ["DISPOSE_HOOK", "Snapshot", "dispose", "evict", "loaded_children", "restore"]
+__all__ = ["DISPOSE_HOOK", "Snapshot", "dispose", "evict", "loaded_descendants", "restore"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,12 +67,10 @@ def dispose(names: Iterable[str]) -> None:
                 logger.exception("%s.%s() raised; reloading anyway", name, DISPOSE_HOOK)
 
 
-def loaded_children(packages: Iterable[str]) -> set[str]:
-    """The loaded direct submodules of the given packages (``pkg.sub`` of ``pkg``)."""
-    wanted = set(packages)
-    return {
-        name for name in list(sys.modules) if "." in name and _parent_and_child(name)[0] in wanted
-    }
+def loaded_descendants(packages: Iterable[str]) -> set[str]:
+    """The loaded submodules, at any depth, of the given packages (``pkg.a.b`` of ``pkg``)."""
+    prefixes = tuple(f"{name}." for name in packages)
+    return {name for name in list(sys.modules) if name.startswith(prefixes)} if prefixes else set()
 
 
 def evict(names: Iterable[str]) -> Snapshot:

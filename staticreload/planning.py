@@ -114,8 +114,9 @@ class ChangePlanner:
             loaded: the module names loaded now (``sys.modules``).
 
         Raises:
-            ReloadError: a file cannot be parsed; the map is left as it was
-                for that file.
+            ReloadError: the file of a loaded module cannot be parsed; the map
+                is left as it was for that file (one nothing loaded is only
+                left out of the map).
         """
         before = {m for m in map(self.map.module_of, files) if m is not None}
         affected = self.map.closure(before)
@@ -126,6 +127,9 @@ class ChangePlanner:
             except NotInMapError:
                 continue  # not a module: a file in a folder without __init__.py
             except SourceSyntaxError as error:
+                if self.module_name(path) not in loaded:
+                    self.map.unparsed[path] = error  # joins the map once it parses
+                    continue
                 failure = ReloadError(
                     error.reason,
                     module=self.module_name(path),

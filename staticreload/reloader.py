@@ -105,7 +105,7 @@ class Reloader:
         self._pre_reload_hooks: list[PreReloadHook] = []
         self._post_reload_hooks: list[PostReloadHook] = []
         self._error_handlers: list[ErrorHandler] = []
-        self._recorder = ImportRecorder(is_tracked=self.map.__contains__)
+        self._recorder = ImportRecorder(is_tracked=self.map.covers)
         self._code_cache = loading.CodeCache()
 
     @classmethod
@@ -237,7 +237,8 @@ class Reloader:
             file -> its code object, and file -> the digest of its content.
 
         Raises:
-            ReloadError: a file cannot be read or compiled.
+            ReloadError: a file of a loaded module cannot be read or compiled
+                (a file nothing has loaded is only logged).
         """
         compiled, digests = {}, {}
         for path in sorted(files):
@@ -247,8 +248,14 @@ class Reloader:
                 source = path.read_bytes()
                 compiled[path] = compile(source, str(path), "exec", dont_inherit=True)
             except _COMPILE_ERRORS as error:
-                failure = diagnostics.compile_failure(error, path, self._planner.module_name(path))
-                raise failure from error
+                module = self._planner.module_name(path)
+                failure = diagnostics.compile_failure(error, path, module)
+                if module in sys.modules:
+                    raise failure from error
+                # Not loaded: a fresh start would not run it either; if a module
+                # imports it in this reload, that import fails and says so.
+                logger.warning("%s (not loaded: nothing reloaded for it)", failure)
+                continue
             digests[path] = digest(source)
         return compiled, digests
 
@@ -291,10 +298,12 @@ class Reloader:
         """
         _call_each(self._pre_reload_hooks, tuple(sorted(affected - disposed)))
         modules.dispose(affected - disposed)
-        parked = modules.loaded_children(affected) - affected
+        parked = modules.loaded_descendants(affected) - affected
         snapshot = modules.evict(affected | parked)
         # A module gone from the map (its file deleted) is evicted, not imported.
-        wanted = {name for name in affected if name in self.map} | parked
+        wanted = {name for name in affected if name in self.map} | self._imported_outside(
+            parked, affected
+        )
         order = graphs.import_order(self.map.graph, wanted, self._recorder.positions)
         with self._recorder.capture() as started:
             try:
@@ -308,7 +317,25 @@ class Reloader:
             except ModuleImportError as failure:
                 modules.restore(snapshot, is_project=self.map.__contains__)
                 return diagnostics.import_failure(failure, self.map.module_of), ()
-        return None, tuple(name for name in started if name not in parked)
+        return None, tuple(name for name in started if name not in parked and name in sys.modules)
+
+    def _imported_outside(self, parked: set[str], affected: frozenset[str]) -> set[str]:
+        """The parked modules that a loaded module outside ``affected`` imports.
+
+        In a fresh start that importer would import them at their place in
+        the start order, so they are handed back there. Any other parked
+        module is handed back when a reloaded module imports it, or at the
+        end: a fresh start would not have set it on its package earlier.
+        """
+        return {
+            name
+            for name in parked
+            if name in self.map
+            and any(
+                importer not in affected and importer in sys.modules
+                for importer in self.map.graph.predecessors(name)
+            )
+        }
 
     def _locations(
         self, names: Iterable[str], loaded: Mapping[str, object]

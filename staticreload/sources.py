@@ -124,13 +124,24 @@ def resolve_targets(
         directory = Path(target) if root is None else root / target
         if directory.is_dir():
             directory = directory.resolve()
-            if (directory / "__init__.py").is_file():
+            if (directory / "__init__.py").is_file() or _is_namespace_name(target, directory):
                 trees.append(SourceTree(directory.parent, directory.name))
             else:
                 trees.append(SourceTree(directory))
         else:
             trees.append(_find_top_level(str(target), root))
     return trees
+
+
+def _is_namespace_name(target: str | os.PathLike[str], directory: Path) -> bool:
+    """Whether a target names a namespace package (PEP 420) rather than a folder of packages.
+
+    It must be given as a name (an identifier, not a path), and the folder
+    holds no regular package directly (``src``-style folders do).
+    """
+    if not isinstance(target, str) or not target.isidentifier():
+        return False
+    return not any((child / "__init__.py").is_file() for child in directory.iterdir())
 
 
 def _find_top_level(name: str, root: Path | None) -> SourceTree:
@@ -149,7 +160,12 @@ def _find_top_level(name: str, root: Path | None) -> SourceTree:
             spec = importlib.util.find_spec(name)
     except (ImportError, ValueError):
         spec = None
-    if spec is None or spec.origin is None or not spec.has_location:
+    if spec is None:
+        raise PackageNotFoundError(name)
+    if spec.origin is None and spec.submodule_search_locations:
+        # A namespace package (PEP 420): a folder without __init__.py.
+        return SourceTree(Path(list(spec.submodule_search_locations)[0]).resolve().parent, name)
+    if spec.origin is None or not spec.has_location:
         raise PackageNotFoundError(name)
     origin = Path(spec.origin).resolve()
     if origin.suffix != ".py":
@@ -174,7 +190,7 @@ def module_source(root: Path, module: str) -> ModuleSource:
 def tree_members(tree: SourceTree) -> tuple[list[str], dict[str, ModuleSource]]:
     """The packages (for grimp) and loose top-level modules (for ``ast``) of one tree."""
     if tree.top is not None:
-        if (tree.root / tree.top / "__init__.py").is_file():
+        if (tree.root / tree.top).is_dir():  # a package, or a namespace package
             return [tree.top], {}
         return [], {tree.top: ModuleSource(tree.root / f"{tree.top}.py", is_package=False)}
     packages, loose = [], {}
@@ -207,10 +223,26 @@ def module_for_path(path: Path, trees: Sequence[SourceTree]) -> tuple[str, bool]
         folders = parts[:-1]
         if any(is_skipped_dir(folder) for folder in folders):
             return None
-        for depth in range(1, len(folders) + 1):
-            if not (tree.root.joinpath(*folders[:depth]) / "__init__.py").is_file():
-                return None
+        if not _importable_folders(tree, folders):
+            return None
         if parts[-1] == "__init__.py":
             return (".".join(folders), True) if folders else None
         return ".".join([*folders, parts[-1][:-3]]), False
     return None
+
+
+def _importable_folders(tree: SourceTree, folders: Sequence[str]) -> bool:
+    """Whether files in these nested folders are modules, by grimp's rules.
+
+    Folders without ``__init__.py`` are namespace packages (PEP 420) until
+    the first regular package; below a regular package every folder needs
+    an ``__init__.py`` (grimp leaves such orphans out). A tree of several
+    top-level packages (``top`` None) has regular packages only.
+    """
+    in_package = tree.top is None
+    for depth in range(1, len(folders) + 1):
+        has_init = (tree.root.joinpath(*folders[:depth]) / "__init__.py").is_file()
+        if in_package and not has_init:
+            return False
+        in_package = in_package or has_init
+    return True

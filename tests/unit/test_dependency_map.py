@@ -64,6 +64,7 @@ def test_edges_point_from_importer_to_imported(shop: Path) -> None:
         "shop.views",
     ]
     assert set(m.graph.successors("shop.views")) == {
+        "shop",  # `import shop.models` binds the package `shop` (grimp has no such edge)
         "shop.models",
         "shop.sub",
         "shop.sub.deep",
@@ -146,8 +147,9 @@ def test_update_file_drops_removed_imports_and_adds_new_ones(shop: Path) -> None
     m = DependencyMap.build("shop", root=shop)
     (shop / "shop" / "sub" / "deep.py").write_text("import shop.extra\n")
     assert m.update_file(shop / "shop" / "sub" / "deep.py") == "shop.sub.deep"
-    assert set(m.graph.successors("shop.sub.deep")) == {"shop.extra"}
+    assert set(m.graph.successors("shop.sub.deep")) == {"shop.extra", "shop"}
     assert edge(m, "shop.sub.deep", "shop.extra")["lines"] == ((1, "import shop.extra"),)
+    assert edge(m, "shop.sub.deep", "shop")["lines"] == ((1, "import shop.extra"),)
 
 
 def test_update_file_adds_and_deletes_modules(shop: Path) -> None:
@@ -174,7 +176,7 @@ def test_update_file_follows_a_module_turned_into_a_package(shop: Path) -> None:
     m.update_file(shop / "shop" / "util.py")
     assert not m.graph.has_edge("shop.sub.deep", "shop.util")
     (shop / "shop" / "util").mkdir()
-    (shop / "shop" / "util" / "__init__.py").write_text("import shop.extra\n")
+    (shop / "shop" / "util" / "__init__.py").write_text("from shop import extra\n")
     assert m.update_file(shop / "shop" / "util" / "__init__.py") == "shop.util"
     assert m.graph.nodes["shop.util"]["is_package"] is True
     assert m.graph.has_edge("shop.sub.deep", "shop.util")
@@ -214,9 +216,20 @@ def test_update_file_errors(shop: Path, tmp_path: Path) -> None:
 def test_build_errors(shop: Path) -> None:
     with pytest.raises(PackageNotFoundError, match="no_such_package"):
         DependencyMap.build("no_such_package", root=shop)
-    (shop / "shop" / "util.py").write_text("def broken(:\n")
-    with pytest.raises(SourceSyntaxError, match=r"util\.py"):
-        DependencyMap.build("shop", root=shop)
+
+def test_an_unparsable_file_is_left_out_with_a_warning(
+    shop: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A scratch or Python 2 file must not stop the map (nor ``serve``)."""
+    util = shop / "shop" / "util.py"
+    util.write_text("def broken(:\n")
+    m = DependencyMap.build("shop", root=shop)
+    assert "shop.util" not in m
+    assert set(m.unparsed) == {util.resolve()}
+    assert "util.py" in caplog.text and "cannot be parsed" in caplog.text
+    assert len(m.modules) > 1  # the rest is mapped
+    util.write_text("X = 1\n")
+    assert m.update_file(util) == "shop.util" and not m.unparsed
 
 
 def test_build_leaves_no_cache_in_the_project(shop: Path) -> None:
