@@ -131,27 +131,39 @@ def scan_packages(
         # a namespace package (a folder without __init__.py) has no file
         and (source := module_source(package_roots[top], module)).path.is_file()
     }
-    imports: dict[str, dict[str, list[ImportLine]]] = {}
-    for importer, source in modules.items():
-        lines: list[bytes] | None = None
-        found: dict[str, list[ImportLine]] = {}
-        for imported in graph.find_modules_directly_imported_by(importer):
-            if imported == importer or (imported not in modules and imported not in loose_modules):
-                continue
-            if lines is None:
-                lines = source.path.read_bytes().split(b"\n")
-            for detail in graph.get_import_details(importer=importer, imported=imported):
-                contents = detail["line_contents"]
-                line = ImportLine(
-                    detail["line_number"], contents, _scope_at(lines, detail["line_number"])
-                )
-                found.setdefault(imported, []).append(line)
-                # grimp has no edge to the parents that ``import a.b.c`` binds.
-                for parent in parent_names(contents, imported):
-                    if parent in modules and parent != importer:
-                        found.setdefault(parent, []).append(line)
-        imports[importer] = found
+    imports = {
+        importer: _imports_of(graph, importer, source, modules, loose_modules)
+        for importer, source in modules.items()
+    }
     return PackageScan(modules, imports, unparsed)
+
+
+def _imports_of(
+    graph: grimp.ImportGraph,
+    importer: str,
+    source: ModuleSource,
+    modules: Collection[str],
+    loose_modules: Collection[str],
+) -> dict[str, list[ImportLine]]:
+    """What one module imports, with each statement's line and scope."""
+    lines: list[bytes] | None = None
+    found: dict[str, list[ImportLine]] = {}
+    for imported in graph.find_modules_directly_imported_by(importer):
+        if imported == importer or (imported not in modules and imported not in loose_modules):
+            continue
+        if lines is None:
+            lines = source.path.read_bytes().split(b"\n")
+        for detail in graph.get_import_details(importer=importer, imported=imported):
+            contents = detail["line_contents"]
+            line = ImportLine(
+                detail["line_number"], contents, _scope_at(lines, detail["line_number"])
+            )
+            found.setdefault(imported, []).append(line)
+            # grimp has no edge to the parents that ``import a.b.c`` binds.
+            for parent in parent_names(contents, imported):
+                if parent in modules and parent != importer:
+                    found.setdefault(parent, []).append(line)
+    return found
 
 
 def _build_graph(

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 from staticreload.config import resolve_debounce_s
 from staticreload.reloader import Reloader, ReloadResult, digest
-from staticreload.watcher import ObserverFactory, Watcher
+from staticreload.watcher import DEFAULT_OBSERVER, ObserverFactory, Watcher
 
 __all__ = ["LiveReload"]
 
 logger = logging.getLogger(__name__)
-
-_DEFAULT = object()
 
 
 class LiveReload:
@@ -35,8 +34,8 @@ class LiveReload:
         reloader: Reloader,
         *,
         debounce_s: float | None = None,
-        observer_factory: ObserverFactory | None | object = _DEFAULT,
-        clock: Callable[[], float] | None = None,
+        observer_factory: ObserverFactory | None = DEFAULT_OBSERVER,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Args:
         reloader: what to reload.
@@ -52,16 +51,12 @@ class LiveReload:
         """
         self.reloader = reloader
         self.debounce_s = resolve_debounce_s(debounce_s)
-        options: dict[str, object] = {}
-        if observer_factory is not _DEFAULT:
-            options["observer_factory"] = observer_factory
-        if clock is not None:
-            options["clock"] = clock
         self.watcher = Watcher(
             reloader.watched_folders(),
             self._on_batch,
             debounce_s=self.debounce_s,
-            **options,  # type: ignore[arg-type]
+            clock=clock,
+            observer_factory=observer_factory,
         )
         self._fingerprints: dict[Path, bytes] = {}
         self._started = False

@@ -77,9 +77,14 @@ class ChangePlanner:
         known = {self.map.path_of(m) for m in self.map.modules}
         files = {path for path in known if folder in path.parents}
         if folder.is_dir():
-            files |= {
-                path.resolve() for path in folder.rglob("*.py") if not is_ignored(path, tree_root)
-            }
+            for found in folder.rglob("*.py"):
+                path = found.resolve()  # a symlink may point outside the tree
+                if is_ignored(found, tree_root) or not any(
+                    t.contains(path) for t in self.map.trees
+                ):
+                    continue
+                if self.map.module_of(path) is not None or module_for_path(path, self.map.trees):
+                    files.add(path)
         return files
 
     def module_name(self, path: Path) -> str | None:

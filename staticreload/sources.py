@@ -164,7 +164,7 @@ def _find_top_level(name: str, root: Path | None) -> SourceTree:
         raise PackageNotFoundError(name)
     if spec.origin is None and spec.submodule_search_locations:
         # A namespace package (PEP 420): a folder without __init__.py.
-        return SourceTree(Path(list(spec.submodule_search_locations)[0]).resolve().parent, name)
+        return SourceTree(Path(next(iter(spec.submodule_search_locations))).resolve().parent, name)
     if spec.origin is None or not spec.has_location:
         raise PackageNotFoundError(name)
     origin = Path(spec.origin).resolve()

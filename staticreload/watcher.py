@@ -49,13 +49,14 @@ from watchdog.observers.api import BaseObserver
 
 from staticreload.sources import is_ignored
 
-__all__ = ["Watcher"]
+__all__ = ["DEFAULT_OBSERVER", "ObserverFactory", "Watcher"]
 
 logger = logging.getLogger(__name__)
 
 _STOP = object()
 
 ObserverFactory = Callable[[], BaseObserver]
+DEFAULT_OBSERVER: ObserverFactory = Observer  # inotify on Linux, else the platform's
 
 
 class _Handler(FileSystemEventHandler):
@@ -100,7 +101,7 @@ class Watcher:
         debounce_s: float,
         clock: Callable[[], float] = time.monotonic,
         events: queue.Queue[object] | None = None,
-        observer_factory: ObserverFactory | None = Observer,
+        observer_factory: ObserverFactory | None = DEFAULT_OBSERVER,
     ) -> None:
         """Args:
         folders: watched recursively.

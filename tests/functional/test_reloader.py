@@ -70,7 +70,6 @@ def test_leaf_edit_reloads_the_chain_of_importers(chain: Path, make_reloader: Ma
     assert result.changed == ("app.config",)
     assert set(result.reloaded) == {"app.config", "app.models", "app.views", "app.main"}
     assert result.reloaded.index("app.main") < result.reloaded.index("app.views")  # start order
-    assert result.duration_s > 0
     assert sys.modules["app.main"].TITLE == "page 30"
     assert sys.modules["app.heavy"] is heavy and heavy.LOADS == ["kept"]  # outside the closure
     assert reloader.generation == 1
