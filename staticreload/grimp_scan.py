@@ -55,7 +55,7 @@ class _ScanFileSystem(FileSystem):
 
     grimp stops at the first file it cannot parse; a scratch file or a
     Python 2 file that nothing imports must not stop the map, so the scan is
-    run again without it. ``os.walk(followlinks=True)`` never ends in a
+    run again without it. A dangling symlink is no file at all. ``os.walk(followlinks=True)`` never ends in a
     symlink loop; each real folder is walked once here.
     """
 
@@ -67,7 +67,12 @@ class _ScanFileSystem(FileSystem):
         for folder, dirs, files in os.walk(directory_name, followlinks=True):
             seen.add(os.path.realpath(folder))
             dirs[:] = [d for d in dirs if os.path.realpath(os.path.join(folder, d)) not in seen]
-            files = [f for f in files if os.path.join(folder, f) not in self._skipped]
+            files = [
+                f
+                for f in files
+                if os.path.join(folder, f) not in self._skipped
+                and os.path.exists(os.path.join(folder, f))  # not a dangling symlink
+            ]
             yield folder, dirs, files
 
 

@@ -159,6 +159,9 @@ class Watcher:
         if self._thread is not None:
             self.events.put(_STOP)
             self._thread.join(timeout_s)
+            if self._thread.is_alive():  # still in on_change: it stops after it
+                logger.warning("the watcher thread is still handling a change; not waiting")
+                return  # a later start() must not add a second reader of the queue
             self._thread = None
 
     def _run(self) -> None:
