@@ -217,6 +217,7 @@ def test_build_errors(shop: Path) -> None:
     with pytest.raises(PackageNotFoundError, match="no_such_package"):
         DependencyMap.build("no_such_package", root=shop)
 
+
 def test_an_unparsable_file_is_left_out_with_a_warning(
     shop: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
