@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import sys
@@ -11,16 +12,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from staticreload import __version__
+from staticreload.config import DEBOUNCE_ENV, DEFAULT_DEBOUNCE_S, resolve_debounce_s
 from staticreload.dependency_map import DependencyMap
-from staticreload.exceptions import AppLoadError, StaticReloadError
-from staticreload.reloader import DEFAULT_DEBOUNCE_S
+from staticreload.exceptions import AppLoadError, ConfigError, StaticReloadError
 from staticreload.serving import DEFAULT_HOST, DEFAULT_PORT, serve
 
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "main"]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
-EXIT_USAGE = 2  # argparse's own code for bad arguments; also a bad serve target
+EXIT_USAGE = 2  # argparse's own code for bad arguments; also a bad serve target or option
 
 logger = logging.getLogger("staticreload")
 
@@ -82,9 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--debounce",
-        type=float,
-        metavar="SECONDS",
-        help=f"quiet time that ends a burst of saves (default {DEFAULT_DEBOUNCE_S})",
+        metavar="SECONDS",  # checked by config.resolve_debounce_s: one line naming the flag
+        help="quiet time that ends a burst of saves "
+        f"(default ${DEBOUNCE_ENV}, else {DEFAULT_DEBOUNCE_S})",
     )
     serve.add_argument(
         "--on-error",
@@ -124,10 +125,17 @@ def _run_serve(args: argparse.Namespace) -> int:
         factory=args.factory,
         host=args.host,
         port=args.port,
-        watch=args.watch,
-        debounce_s=args.debounce,
+        targets=args.watch,
+        # Resolved here, not in serve: an error must name the flag, not the argument.
+        debounce_s=resolve_debounce_s(args.debounce, source="--debounce"),
         on_error=args.on_error,
     )
+    # The process ends next. Its final garbage collections would walk every
+    # object the application holds: stopping example_wsgi took 1.0-1.3 s on an
+    # idle 2-core machine and up to 6.8 s on a loaded one, against 0.03-0.14 s
+    # frozen. Frozen objects are still freed and finalised (files flushed,
+    # __del__ run); only the collector's walk is skipped.
+    gc.freeze()
     return EXIT_OK
 
 
@@ -138,8 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments without the program name; defaults to ``sys.argv[1:]``.
 
     Returns:
-        The exit code: 0 on success, 1 on an error, 2 on bad arguments or a bad
-        application target.
+        The exit code: 0 on success (``serve`` stopped by SIGINT or SIGTERM
+        included), 1 on an error, 2 on bad arguments, a bad option value (flag
+        or environment variable) or a bad application target.
     """
     parser = _parser()
     try:
@@ -159,5 +168,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         print(f"staticreload: error: {error}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(error, AppLoadError) else EXIT_ERROR
+        return EXIT_USAGE if isinstance(error, (AppLoadError, ConfigError)) else EXIT_ERROR
     return code

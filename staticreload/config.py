@@ -1,4 +1,4 @@
-"""Options: each resolved in one small helper, from the value given, its environment variable, or a default.
+"""Options, each resolved in one small helper: the value given, its environment variable, a default.
 
 The order is the one every tool of this kind uses: a value passed in (a
 command-line flag or a keyword argument) wins, then the environment variable,

@@ -55,8 +55,9 @@ class _ScanFileSystem(FileSystem):
 
     grimp stops at the first file it cannot parse; a scratch file or a
     Python 2 file that nothing imports must not stop the map, so the scan is
-    run again without it. A dangling symlink is no file at all. ``os.walk(followlinks=True)`` never ends in a
-    symlink loop; each real folder is walked once here.
+    run again without it. A dangling symlink is no file at all.
+    ``os.walk(followlinks=True)`` never ends in a symlink loop; each real
+    folder is walked once here.
     """
 
     def __init__(self, skipped: Collection[str]) -> None:

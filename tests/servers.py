@@ -19,14 +19,38 @@ from types import TracebackType
 
 START_TIMEOUT_S = 90.0
 CHANGE_TIMEOUT_S = 20.0
+# Each step of stop(): SIGINT, then SIGTERM, then SIGKILL, waits this long at most.
+STOP_TIMEOUT_S = 15.0
+
+# Starts the server with SIGINT ignored, as a shell without job control starts
+# `cmd &`: exec keeps an ignored signal ignored. (Not Popen's preexec_fn, which
+# is unsafe in a process with threads, such as this one.)
+_EXEC_WITH_SIGINT_IGNORED = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
 
 
 class Server:
-    """``python -m staticreload serve ARGS --port 0`` in ``cwd``, stopped with Ctrl-C (SIGINT)."""
+    """``python -m staticreload serve ARGS --port 0`` in ``cwd``, stopped with Ctrl-C (SIGINT).
 
-    def __init__(self, *args: str, cwd: Path, env: dict[str, str] | None = None) -> None:
+    Attributes:
+        stopped_by: the signal that ended the process in :meth:`stop`, or None.
+        stop_duration_s: how long :meth:`stop` took to see the process end.
+    """
+
+    def __init__(
+        self,
+        *args: str,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        sigint_ignored: bool = False,
+    ) -> None:
         self.args = args
         self.cwd = cwd
+        self.sigint_ignored = sigint_ignored
+        self.stopped_by: signal.Signals | None = None
+        self.stop_duration_s = 0.0
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.lines: list[str] = []
         self.url = ""
@@ -37,8 +61,11 @@ class Server:
         )
 
     def __enter__(self) -> Server:
+        command = [sys.executable, "-m", "staticreload", "serve", *self.args, "--port", "0"]
+        if self.sigint_ignored:
+            command[1:1] = ["-c", _EXEC_WITH_SIGINT_IGNORED]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "staticreload", "serve", *self.args, "--port", "0"],
+            command,
             cwd=self.cwd,
             env=self.env,
             stdin=subprocess.DEVNULL,
@@ -71,20 +98,29 @@ class Server:
     ) -> None:
         self.stop()
 
-    def stop(self) -> int:
-        """Send Ctrl-C and wait; kill if it does not stop. Returns the exit code."""
+    def stop(self, first: signal.Signals = signal.SIGINT) -> int:
+        """Send ``first``, then SIGTERM, then SIGKILL, each after a bounded wait.
+
+        Returns:
+            The exit code (negative: the signal that killed it).
+        """
         assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        for signum in dict.fromkeys([first, signal.SIGTERM, signal.SIGKILL]):
+            if self.process.poll() is not None:
+                break
+            self.process.send_signal(signum)
             try:
-                self.process.wait(15)
+                self.process.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(15)
-        self._reader.join(15)
+                continue
+            self.stopped_by = signum
+            break
+        self.stop_duration_s = time.monotonic() - started
+        self._reader.join(STOP_TIMEOUT_S)
         if self.process.stderr is not None:
             self.process.stderr.close()
-        return self.process.returncode
+        return self.process.wait(STOP_TIMEOUT_S)
 
     @property
     def alive(self) -> bool:

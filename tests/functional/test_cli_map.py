@@ -70,15 +70,25 @@ def test_errors_are_one_line_without_traceback(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nonexistent_pkg" in err and "Traceback" not in err
 
-    (root / "shop" / "db.py").write_text("def broken(:\n")
-    assert main(["map", "--root", str(root)]) == EXIT_ERROR
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "db.py" in err
-
-    assert main(["--debug", "map", "--root", str(root)]) == EXIT_ERROR
+    assert main(["--debug", "map", "nonexistent_pkg", "--root", str(root)]) == EXIT_ERROR
     assert "Traceback" in capsys.readouterr().err
     assert main(["map", "--closure", "nope", "--root", str(root)]) == EXIT_ERROR
     assert main(["map", "--direction", "sideways"]) == 2
+
+
+def test_an_unparsable_file_is_a_one_line_warning_and_the_rest_is_mapped(root: Path) -> None:
+    (root / "shop" / "db.py").write_text("def broken(:\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "staticreload", "map", "--root", str(root), "--keys", "modules"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == EXIT_OK
+    assert result.stderr.count("\n") == 1 and "db.py" in result.stderr
+    assert "WARNING" in result.stderr and "Traceback" not in result.stderr
+    mapped = json.loads(result.stdout)
+    assert "shop.db" not in mapped and "shop.models" in mapped
 
 
 def test_map_never_executes_the_analysed_code(project: WriteProject, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -55,7 +56,8 @@ def test_view_edits_are_served_without_training_the_model_again(example: Path) -
         status, body = server.wait_for("/", lambda s, b: s == 200 and b.startswith("Again"))
         assert server.request("/suggest?word=import")[0] == 200
         assert server.alive
-        assert server.stop() == 0  # Ctrl-C stops it cleanly
+        assert server.stop() == 0  # Ctrl-C stops it cleanly...
+        assert server.stopped_by == signal.SIGINT  # ...without a stronger signal
     assert len(loads.read_text().splitlines()) == 1  # the model was trained once
 
 

@@ -1,7 +1,8 @@
 """End to end on an application nobody here wrote: Flask's tutorial app, flaskr.
 
 Its source comes from Flask's source distribution, fetched with pip into
-pytest's cache folder (never committed) on the first run.
+pytest's cache folder (never committed) on the first run: hence the
+``network`` marker (``pytest -m "not network"`` runs the suite offline).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import pytest
 from tests.servers import Server, write_module
 
 pytest.importorskip("flask")
+
+pytestmark = pytest.mark.network
 
 
 @pytest.fixture(scope="session")

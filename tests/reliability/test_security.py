@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from staticreload import HotReloadMiddleware, Reloader
+from staticreload.live import LiveReload
 from tests.conftest import WriteProject
 from tests.functional.test_watcher import ReloadLog
 from tests.servers import Server, wait_until
@@ -42,7 +43,7 @@ def call(app: Any, remote_addr: str) -> tuple[str, bytes]:
 @pytest.fixture
 def broken_app(project: WriteProject) -> Iterator[HotReloadMiddleware]:
     root = project(APP)
-    with HotReloadMiddleware("webapp.main:app", watch=False) as middleware:
+    with HotReloadMiddleware("webapp.main:app", autostart=False) as middleware:
         views = root / "webapp/views.py"
         views.write_text("SECRET_SOURCE_LINE = 'token-456'\nraise ValueError('boom')\n")
         assert not middleware.reloader.reload_paths([views]).ok
@@ -85,9 +86,10 @@ def test_watcher_never_imports_files_outside_the_targets(
     (root / "webapp/link.py").symlink_to(outside)
     (root / "webapp/venv/lib").mkdir(parents=True)
     (root / "webapp/.venv").mkdir()
-    reloader = Reloader("webapp", root=root)
+    reloader = Reloader.from_targets("webapp", root=root)
+    reloader.install()
     log = ReloadLog(reloader)
-    with reloader:
+    with LiveReload(reloader):
         __import__("webapp.main")
         __import__("webapp.sentinel")
         trap = "raise SystemExit('must never be imported')\n"
