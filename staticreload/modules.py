@@ -20,11 +20,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
 
-__all__ = ["DISPOSE_HOOK", "Snapshot", "dispose", "evict", "loaded_descendants", "restore"]
+__all__ = [
+    "DECLINE_FLAG",
+    "DISPOSE_HOOK",
+    "Snapshot",
+    "dispose",
+    "evict",
+    "loaded_descendants",
+    "restore",
+]
 
 logger = logging.getLogger(__name__)
 
 DISPOSE_HOOK = "__staticreload_dispose__"
+# A module that sets this to True is applied by a restart, never run again in place.
+DECLINE_FLAG = "__staticreload_decline__"
 
 
 @dataclass

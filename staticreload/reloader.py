@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import logging
 import os
@@ -52,6 +53,9 @@ class ReloadResult:
         rolled_back: True if modules had been evicted and were put back.
         digests: file -> :func:`digest` of the content this reload compiled
             (a deleted file has none).
+        restart: why the change must be applied by restarting the process
+            instead (a module in the closure declines hot reload); None for a
+            hot reload. Nothing was evicted then.
     """
 
     changed: tuple[str, ...]
@@ -60,10 +64,11 @@ class ReloadResult:
     error: ReloadError | None = None
     rolled_back: bool = False
     digests: Mapping[Path, bytes] = field(default_factory=dict, repr=False)
+    restart: str | None = None
 
     @property
     def ok(self) -> bool:
-        """True if the reload succeeded."""
+        """True if the reload succeeded (or, with ``restart``, was handed to a restart)."""
         return self.error is None
 
 
@@ -91,14 +96,26 @@ class Reloader:
         generation: the number of successful reloads so far.
     """
 
-    def __init__(self, dependency_map: DependencyMap, *, exclude: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        dependency_map: DependencyMap,
+        *,
+        exclude: Iterable[str] = (),
+        restart_on: Iterable[str] = (),
+    ) -> None:
         """Args:
         dependency_map: the map of the targets: built, loaded from a cache, or
             a fake; the reloader updates it as files change.
         exclude: module name patterns (``fnmatch``) never to reload, such as a
             module that loads a large model.
+        restart_on: file patterns (``fnmatch``, against the path relative to
+            the map's root and the absolute path): a change whose closure
+            holds such a file is not reloaded in place; the result says
+            ``restart`` instead. A module that sets
+            ``__staticreload_decline__ = True`` is treated the same way.
         """
         self.map = dependency_map
+        self.restart_on = tuple(restart_on)
         self.lock = ReadWriteLock()
         self.generation = 0
         self._planner = ChangePlanner(dependency_map, exclude=exclude)
@@ -114,14 +131,15 @@ class Reloader:
         *targets: PathOrModule,
         root: PathOrModule | None = None,
         exclude: Iterable[str] = (),
+        restart_on: Iterable[str] = (),
     ) -> Reloader:
         """Build the map of the targets (:meth:`DependencyMap.build`) and a reloader for it.
 
         Raises:
             PackageNotFoundError: a target cannot be found.
-            SourceSyntaxError: a file of the targets cannot be parsed.
         """
-        return cls(DependencyMap.build(*targets, root=root), exclude=exclude)
+        dependency_map = DependencyMap.build(*targets, root=root)
+        return cls(dependency_map, exclude=exclude, restart_on=restart_on)
 
     @property
     def exclude(self) -> tuple[str, ...]:
@@ -208,6 +226,13 @@ class Reloader:
                 return result
             # Every changed file, loaded or not: one imported later must not find old bytecode.
             loading.remove_stale_bytecode(compiled, invalidate_caches=bool(new_files))
+            reason = self._declined(plan.affected)
+            if reason is not None:
+                self._planner.record(files, plan.affected, ok=True)
+                duration_s = time.perf_counter() - started
+                result = ReloadResult(plan.changed, (), duration_s, digests=digests, restart=reason)
+                self._report(result)
+                return result
             code_by_module = {
                 module: code
                 for path, code in compiled.items()
@@ -258,6 +283,20 @@ class Reloader:
                 continue
             digests[path] = digest(source)
         return compiled, digests
+
+    def _declined(self, affected: Iterable[str]) -> str | None:
+        """Why these modules must not run again in place, or None if they may."""
+        for name in sorted(affected):
+            namespace = getattr(sys.modules.get(name), "__dict__", None)
+            if isinstance(namespace, dict) and namespace.get(modules.DECLINE_FLAG) is True:
+                return f"{name} sets {modules.DECLINE_FLAG}"
+            if name not in self.map or not self.restart_on:
+                continue
+            shown, path = self.map.display_path(name), os.fspath(self.map.path_of(name))
+            for pattern in self.restart_on:
+                if fnmatch.fnmatch(shown, pattern) or fnmatch.fnmatch(path, pattern):
+                    return f"{shown} matches --restart-on {pattern}"
+        return None
 
     def _retry_whole(
         self,
@@ -361,7 +400,9 @@ class Reloader:
         return locations
 
     def _report(self, result: ReloadResult) -> None:
-        if result.ok:
+        if result.restart is not None:
+            logger.info("restart needed for %s: %s", ", ".join(result.changed), result.restart)
+        elif result.ok:
             logger.info(
                 "reloaded %d modules for %s in %.1f ms",
                 len(result.reloaded),

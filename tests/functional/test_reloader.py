@@ -360,3 +360,29 @@ def test_modules_loaded_before_install_use_the_map_order(
     assert result.ok
     assert result.reloaded == ("app.config", "app.models", "app.views", "app.main")
     assert sys.modules["app.main"].TITLE == "page 70"
+
+
+def test_a_declining_module_is_applied_by_a_restart(
+    chain: Path, make_reloader: MakeReloader
+) -> None:
+    """``__staticreload_decline__`` or ``restart_on``: nothing is evicted, the result says why."""
+    write(chain / "app/models.py", "__staticreload_decline__ = True\n" + CHAIN["app/models.py"])
+    reloader = make_reloader("app", root=chain, restart_on=["*/heavy.py"])
+    import app.heavy
+    import app.main
+
+    main, models = app.main, app.models
+    write(chain / "app/config.py", "RATE = 5\n")  # models is in the closure of config
+    result = reloader.reload_paths([chain / "app/config.py"])
+    assert result.ok and result.restart == "app.models sets __staticreload_decline__"
+    assert result.reloaded == () and not result.rolled_back
+    assert sys.modules["app.main"] is main and sys.modules["app.models"] is models
+
+    write(chain / "app/heavy.py", "STATE = 1\n")
+    result = reloader.reload_paths([chain / "app/heavy.py"])
+    assert result.restart == "app/heavy.py matches --restart-on */heavy.py"
+    assert sys.modules["app.heavy"] is app.heavy
+
+    write(chain / "app/views.py", "from app import models\nPAGE = 1\n")  # views alone: hot
+    result = reloader.reload_paths([chain / "app/views.py"])
+    assert result.restart is None and set(result.reloaded) == {"app.views", "app.main"}
