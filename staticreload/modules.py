@@ -27,6 +27,7 @@ __all__ = [
     "dispose",
     "evict",
     "loaded_descendants",
+    "orphans",
     "restore",
 ]
 
@@ -78,9 +79,30 @@ def dispose(names: Iterable[str]) -> None:
 
 
 def loaded_descendants(packages: Iterable[str]) -> set[str]:
-    """The loaded submodules, at any depth, of the given packages (``pkg.a.b`` of ``pkg``)."""
+    """The loaded submodules, at any depth, of the given packages (``pkg.a.b`` of ``pkg``).
+
+    Only modules loaded under their own name: an entry a package put into
+    ``sys.modules`` by hand (``sys.modules["pkg.compat.json"] = json``) is an
+    alias, not a submodule.
+    """
     prefixes = tuple(f"{name}." for name in packages)
-    return {name for name in list(sys.modules) if name.startswith(prefixes)} if prefixes else set()
+    if not prefixes:
+        return set()
+    return {
+        name
+        for name, module in list(sys.modules.items())
+        if name.startswith(prefixes) and getattr(module, "__name__", None) == name
+    }
+
+
+def orphans(names: Iterable[str]) -> set[str]:
+    """The modules among ``names`` whose parent package is not loaded.
+
+    A package whose ``__init__`` raised after importing a submodule leaves
+    that submodule loaded without its package (the optional-dependency idiom:
+    ``sqlalchemy.ext.asyncio`` without greenlet).
+    """
+    return {name for name in names if "." in name and _parent_and_child(name)[0] not in sys.modules}
 
 
 def evict(names: Iterable[str]) -> Snapshot:

@@ -338,6 +338,7 @@ class Reloader:
         _call_each(self._pre_reload_hooks, tuple(sorted(affected - disposed)))
         modules.dispose(affected - disposed)
         parked = modules.loaded_descendants(affected) - affected
+        orphans = modules.orphans(affected | parked)
         snapshot = modules.evict(affected | parked)
         # A module gone from the map (its file deleted) is evicted, not imported.
         wanted = {name for name in affected if name in self.map} | self._imported_outside(
@@ -352,6 +353,7 @@ class Reloader:
                     compiled,
                     self._code_cache,
                     parked={name: snapshot.modules[name] for name in parked},
+                    orphans=orphans,
                 )
             except ModuleImportError as failure:
                 modules.restore(snapshot, is_project=self.map.__contains__)
