@@ -22,7 +22,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import CodeType, ModuleType
 
@@ -199,41 +199,6 @@ class _ReloadFinder(importlib.abc.MetaPathFinder):
             elif child in vars(package):
                 delattr(package, child)
 
-    def load_orphan(self, name: str) -> None:
-        """Import a module whose package is not loaded, without importing the package.
-
-        That is how it got loaded in the first place: its package's
-        ``__init__`` imported it, then raised, and was removed.
-
-        Raises:
-            ModuleNotFoundError: the module's file is not known.
-        """
-        # Through sys.meta_path, as the import system asks: the import recorder
-        # sees it start; this finder, just before the path finder, answers.
-        # (Never the path finder: without the package's __path__ it would look
-        # for the last part of the name at the top of sys.path.)
-        finders = list(sys.meta_path)
-        if self in finders:
-            finders = finders[: finders.index(self) + 1]
-        spec = next(
-            (
-                found
-                for finder in finders
-                if (find := getattr(finder, "find_spec", None)) is not None
-                and (found := find(name, None)) is not None
-            ),
-            None,
-        )
-        if spec is None or spec.loader is None:
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(name, None)
-            raise
-
 
 def import_in_order(
     names: Iterable[str],
@@ -241,7 +206,6 @@ def import_in_order(
     compiled: Mapping[str, CodeType] | None = None,
     cache: CodeCache | None = None,
     parked: Mapping[str, ModuleType] | None = None,
-    orphans: Collection[str] = (),
 ) -> None:
     """Import each module not yet back in ``sys.modules``, in the given order.
 
@@ -254,7 +218,6 @@ def import_in_order(
         cache: code objects of unchanged files, reused and filled.
         parked: loaded modules taken out of ``sys.modules`` to be handed back
             when imported (see the module docstring); all are back afterwards.
-        orphans: modules whose package was not loaded: imported without it.
 
     Raises:
         ModuleImportError: importing one of them raised (any exception,
@@ -278,10 +241,7 @@ def import_in_order(
             if name in sys.modules:
                 continue  # an earlier module's import brought it back
             try:
-                if name in orphans and name.rpartition(".")[0] not in sys.modules:
-                    finder.load_orphan(name)
-                else:
-                    importlib.import_module(name)
+                importlib.import_module(name)
             except BaseException as error:
                 raise ModuleImportError(name) from error
         finder.unpark_all()

@@ -335,10 +335,13 @@ class Reloader:
         Returns:
             The error (None on success), and the modules executed in order.
         """
+        # A submodule left loaded by a package whose own import failed cannot
+        # be imported again without that package: it stays as it is.
+        affected -= modules.orphans(affected)
         _call_each(self._pre_reload_hooks, tuple(sorted(affected - disposed)))
         modules.dispose(affected - disposed)
         parked = modules.loaded_descendants(affected) - affected
-        orphans = modules.orphans(affected | parked)
+        parked -= modules.orphans(parked)
         snapshot = modules.evict(affected | parked)
         # A module gone from the map (its file deleted) is evicted, not imported.
         wanted = {name for name in affected if name in self.map} | self._imported_outside(
@@ -353,7 +356,6 @@ class Reloader:
                     compiled,
                     self._code_cache,
                     parked={name: snapshot.modules[name] for name in parked},
-                    orphans=orphans,
                 )
             except ModuleImportError as failure:
                 modules.restore(snapshot, is_project=self.map.__contains__)
@@ -422,5 +424,5 @@ def _call_each(hooks: Iterable[Callable[..., object]], argument: object) -> None
     for hook in list(hooks):
         try:
             hook(argument)
-        except Exception:
+        except BaseException:  # a hook is user code: it must not stop the reload
             logger.exception("reload hook %r raised", hook)

@@ -19,6 +19,7 @@ import pytest
 
 from staticreload import LiveReload, Reloader, ReloadResult
 from tests.conftest import WriteProject
+from tests.servers import wait_until
 
 TIMEOUT_S = 15.0
 
@@ -245,11 +246,12 @@ def test_an_import_removed_from_an_init_fails_as_in_a_cold_start(
         }
     )
     reloader = make_reloader(str(root), root)
+    import pkg  # noqa: F401  (pkg.sub's first import is recorded before user's)
     import user  # noqa: F401
 
     (root / "pkg/__init__.py").write_text("")
     result = reloader.reload_paths([root / "pkg/__init__.py"])
-    expected = cold(root, "import user")
+    expected = cold(root, "import pkg\nimport user")
     assert expected.returncode != 0 and "has no attribute 'sub'" in expected.stderr
     assert not result.ok and result.error is not None
     assert "has no attribute 'sub'" in result.error.reason
@@ -280,7 +282,11 @@ def test_a_broken_file_nothing_imports_is_only_a_warning(
 
 
 def test_delete_then_create_is_one_modification(project: WriteProject) -> None:
-    """``git checkout`` and safe-write editors: no failed reload, importers run once."""
+    """``git checkout`` and safe-write editors: no failed reload, importers run once.
+
+    The events are fed by hand (no inotify), so the deletion is seen before
+    the file is back, whatever the machine's load.
+    """
     root = project(
         {
             "web/__init__.py": "",
@@ -296,10 +302,15 @@ def test_delete_then_create_is_one_modification(project: WriteProject) -> None:
     import web.page  # noqa: F401
 
     results = Results(reloader)
+    views = root / "web/views.py"
+    live = LiveReload(reloader, debounce_s=0.5, observer_factory=None)
     try:
-        with LiveReload(reloader, debounce_s=0.2):
-            (root / "web/views.py").unlink()
-            (root / "web/views.py").write_text("VERSION = 2\n")
+        with live:
+            views.unlink()
+            live.watcher.events.put(str(views))
+            wait_until(live.watcher.events.empty)  # taken: the file is missing now
+            views.write_text("VERSION = 2\n")
+            live.watcher.events.put(str(views))
             results.wait_for(lambda _: sys.modules["web.page"].VERSION == 2)
         assert all(r.ok for r in results.items), results.items
         assert builtins.PAGE_RUNS == 2  # type: ignore[attr-defined]
@@ -382,20 +393,53 @@ def test_an_import_at_request_time_becomes_an_edge(
 def test_import_a_b_c_rebinds_the_new_package(
     project: WriteProject, make_reloader: Callable[..., Reloader]
 ) -> None:
-    """``import pkg.sub`` binds ``pkg``: editing ``pkg/__init__.py`` must re-run the importer."""
+    """``import pkg.sub`` binds ``pkg``: editing ``pkg/__init__.py`` must re-run the importer.
+
+    Imported before the reloader exists, so only the map's edges count (no
+    recorded ones); one importer is a loose module (``ast`` scan), one is in a
+    package (grimp scan).
+    """
+    importer = "import pkg.sub\ndef name():\n    return pkg.NAME\n"
     root = project(
         {
             "pkg/__init__.py": "NAME = 'v1'\n",
             "pkg/sub.py": "X = 1\n",
-            "user.py": "import pkg.sub\ndef name():\n    return pkg.NAME\n",
+            "user.py": importer,
+            "app/__init__.py": "",
+            "app/user.py": importer,
         }
     )
-    reloader = make_reloader(str(root), root)
+    import app.user
     import user
 
-    assert user.name() == "v1"
+    assert user.name() == app.user.name() == "v1"
+    reloader = make_reloader(str(root), root)
     (root / "pkg/__init__.py").write_text("NAME = 'v2'\n")
     assert reloader.reload_paths([root / "pkg/__init__.py"]).ok
-    assert sys.modules["user"].name() == "v2"
-    assert sys.modules["user"].pkg is sys.modules["pkg"]
+    for name in ("user", "app.user"):
+        assert sys.modules[name].name() == "v2", name
+        assert sys.modules[name].pkg is sys.modules["pkg"]
     assert os.path.basename(sys.modules["pkg"].sub.__file__) == "sub.py"
+
+
+def test_the_watcher_survives_a_base_exception_from_a_hook(project: WriteProject) -> None:
+    """A hook is user code: ``SystemExit`` from it must not end the watcher thread."""
+    root = project({"web/__init__.py": "", "web/views.py": "VERSION = 1\n"})
+    reloader = Reloader.from_targets("web", root=root)
+    reloader.install()
+    import web.views  # noqa: F401
+
+    results = Results(reloader)
+    raised: list[ReloadResult] = []
+
+    def hook(result: ReloadResult) -> None:
+        if not raised:
+            raised.append(result)
+            raise SystemExit(3)
+
+    reloader.add_post_reload_hook(hook)
+    with LiveReload(reloader, debounce_s=0.05):
+        (root / "web/views.py").write_text("VERSION = 2\n")
+        results.wait_for(lambda _: bool(raised))
+        (root / "web/views.py").write_text("VERSION = 3\n")
+        results.wait_for(lambda _: sys.modules["web.views"].VERSION == 3)
