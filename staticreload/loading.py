@@ -30,8 +30,6 @@ from staticreload.exceptions import ModuleImportError
 
 __all__ = ["CodeCache", "import_in_order", "remove_stale_bytecode"]
 
-_UNBOUND = object()
-
 
 def remove_stale_bytecode(paths: Iterable[Path], *, invalidate_caches: bool = True) -> None:
     """Delete the cached bytecode of changed files; clear the finders' caches if asked.
@@ -114,9 +112,10 @@ class _ParkedLoader(importlib.abc.Loader):
     parent package, as it does when a module finishes loading.
     """
 
-    def __init__(self, module: ModuleType) -> None:
+    def __init__(self, module: ModuleType, imports: Sequence[str]) -> None:
         self._module = module
         self._spec = getattr(module, "__spec__", None)
+        self._imports = imports
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
         return self._module
@@ -125,6 +124,14 @@ class _ParkedLoader(importlib.abc.Loader):
         # module_from_spec replaced __spec__ with the parked one: put the real one back.
         if self._spec is not None:
             module.__spec__ = self._spec
+        # Its body, in a fresh start, would import these now (a module being
+        # reloaded runs here, and a parked one is handed back and sets its
+        # attribute), as it would at this point of a cold start.
+        for name in self._imports:
+            if name not in sys.modules:
+                # A failure here is the import loop's to report, when it gets there.
+                with contextlib.suppress(Exception):
+                    importlib.import_module(name)
 
 
 class _ReloadFinder(importlib.abc.MetaPathFinder):
@@ -144,20 +151,13 @@ class _ReloadFinder(importlib.abc.MetaPathFinder):
         compiled: Mapping[str, CodeType],
         cache: CodeCache,
         parked: Mapping[str, ModuleType],
+        replay: Mapping[str, Sequence[str]],
     ) -> None:
         self._files = dict(files)
         self._compiled = compiled
         self._cache = cache
         self._parked = dict(parked)
-        # A parked package keeps its namespace: handing back its submodules
-        # must not rebind a name its own code bound (``from .f import f``).
-        self._bindings = [
-            (package, child, vars(package).get(child, _UNBOUND))
-            for name in parked
-            if (parent := name.rpartition(".")[0]) in parked
-            and isinstance(vars(package := parked[parent]), dict)
-            for child in [name.rpartition(".")[2]]
-        ]
+        self._replay = replay
 
     def find_spec(
         self,
@@ -167,7 +167,8 @@ class _ReloadFinder(importlib.abc.MetaPathFinder):
     ) -> importlib.machinery.ModuleSpec | None:
         parked = self._parked.pop(fullname, None)
         if parked is not None:
-            return importlib.machinery.ModuleSpec(fullname, _ParkedLoader(parked))
+            parked_loader = _ParkedLoader(parked, self._replay.get(fullname, ()))
+            return importlib.machinery.ModuleSpec(fullname, parked_loader)
         location = self._files.pop(fullname, None)
         if location is None:
             return None
@@ -181,11 +182,7 @@ class _ReloadFinder(importlib.abc.MetaPathFinder):
         )
 
     def unpark_all(self) -> None:
-        """Put back every parked module nobody imported, on its parent too.
-
-        Then parked packages get their own bindings back: only a package that
-        ran again may gain submodule attributes.
-        """
+        """Put back every parked module nobody imported, on its parent too."""
         for name, module in sorted(self._parked.items()):  # parents first
             sys.modules[name] = module
             parent_name, _, child = name.rpartition(".")
@@ -193,11 +190,6 @@ class _ReloadFinder(importlib.abc.MetaPathFinder):
             if parent is not None:
                 setattr(parent, child, module)
         self._parked.clear()
-        for package, child, value in self._bindings:
-            if value is not _UNBOUND:
-                setattr(package, child, value)
-            elif child in vars(package):
-                delattr(package, child)
 
 
 def import_in_order(
@@ -206,6 +198,7 @@ def import_in_order(
     compiled: Mapping[str, CodeType] | None = None,
     cache: CodeCache | None = None,
     parked: Mapping[str, ModuleType] | None = None,
+    replay: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
     """Import each module not yet back in ``sys.modules``, in the given order.
 
@@ -218,6 +211,8 @@ def import_in_order(
         cache: code objects of unchanged files, reused and filled.
         parked: loaded modules taken out of ``sys.modules`` to be handed back
             when imported (see the module docstring); all are back afterwards.
+        replay: parked module -> the modules its body imports at import time,
+            in order: imported when it is handed back, as its body would.
 
     Raises:
         ModuleImportError: importing one of them raised (any exception,
@@ -228,6 +223,7 @@ def import_in_order(
         compiled or {},
         cache or CodeCache(),
         parked or {},
+        replay or {},
     )
     # Just before the path finder: after the import recorder and any other
     # finder that comes first on purpose.

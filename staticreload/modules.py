@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -28,6 +28,7 @@ __all__ = [
     "evict",
     "loaded_descendants",
     "orphans",
+    "rebind",
     "restore",
 ]
 
@@ -38,20 +39,25 @@ DISPOSE_HOOK = "__staticreload_dispose__"
 DECLINE_FLAG = "__staticreload_decline__"
 
 
+_UNBOUND = object()
+
+
 @dataclass
 class Snapshot:
-    """``sys.modules`` as it was before an eviction, and the parent attributes it removed.
+    """``sys.modules`` as it was before an eviction, and the parents' bindings of it.
 
     Attributes:
         modules: a copy of ``sys.modules``.
         evicted: the names removed from ``sys.modules``.
-        detached: ``(parent module, attribute, old submodule)`` for every
-            attribute taken off a parent package that stayed loaded.
+        bindings: ``(parent module, attribute, module name, value)``: what a
+            parent package that does not run again bound to each evicted
+            submodule's name (the submodule itself, a function ``__init__``
+            re-exported under that name, or nothing).
     """
 
     modules: dict[str, ModuleType]
     evicted: frozenset[str]
-    detached: list[tuple[ModuleType, str, ModuleType]] = field(default_factory=list)
+    bindings: list[tuple[ModuleType, str, str, object]] = field(default_factory=list)
 
 
 def _parent_and_child(name: str) -> tuple[str, str]:
@@ -105,25 +111,58 @@ def orphans(names: Iterable[str]) -> set[str]:
     return {name for name in names if "." in name and _parent_and_child(name)[0] not in sys.modules}
 
 
-def evict(names: Iterable[str]) -> Snapshot:
+def evict(names: Iterable[str], *, rerun: Collection[str] = ()) -> Snapshot:
     """Remove modules from ``sys.modules`` and from their parents' attributes.
+
+    A parent that does not run again (``rerun`` does not name it) loses the
+    attribute that holds the evicted submodule, so that ``from pkg import
+    sub`` cannot pick up the old module; what it bound is kept in the
+    snapshot for :func:`rebind` and :func:`restore`.
 
     Args:
         names: the modules to evict; names not loaded are skipped.
+        rerun: the evicted modules that will run again; their old objects'
+            namespaces are left as they are.
 
     Returns:
         A snapshot to :func:`restore` if importing them again fails.
     """
     evicted = frozenset(name for name in names if name in sys.modules)
     snapshot = Snapshot(dict(sys.modules), evicted)
-    for name in evicted:
-        module = sys.modules.pop(name)
+    for name in sorted(evicted):
         parent_name, child = _parent_and_child(name)
-        parent = sys.modules.get(parent_name) if parent_name not in evicted else None
-        if parent is not None and getattr(parent, child, None) is module:
+        parent = snapshot.modules.get(parent_name)
+        namespace = getattr(parent, "__dict__", None)
+        if parent is None or parent_name in rerun or not isinstance(namespace, dict):
+            continue
+        value = namespace.get(child, _UNBOUND)
+        snapshot.bindings.append((parent, child, name, value))
+        if value is snapshot.modules[name]:
             delattr(parent, child)
-            snapshot.detached.append((parent, child, module))
+    for name in evicted:
+        del sys.modules[name]
     return snapshot
+
+
+def rebind(snapshot: Snapshot) -> None:
+    """After a successful reload, give parents that did not run again their bindings.
+
+    A name that held the old submodule holds the new one (or is gone with a
+    deleted module); any other binding (``from .f import f`` bound the
+    function ``f``) is put back, whatever importing the submodule again set.
+    """
+    for parent, child, name, value in snapshot.bindings:
+        if value is snapshot.modules.get(name):
+            new = sys.modules.get(name)
+            if new is not None:
+                setattr(parent, child, new)
+            elif child in vars(parent):
+                delattr(parent, child)
+        elif value is _UNBOUND:
+            if child in vars(parent):
+                delattr(parent, child)
+        else:
+            setattr(parent, child, value)
 
 
 def restore(snapshot: Snapshot, *, is_project: Callable[[str], bool]) -> None:
@@ -144,16 +183,16 @@ def restore(snapshot: Snapshot, *, is_project: Callable[[str], bool]) -> None:
         if is_project(name)
     }
     sys.modules.update({name: snapshot.modules[name] for name in snapshot.evicted})
-    for parent_module, attribute, submodule in snapshot.detached:
-        setattr(parent_module, attribute, submodule)
-    # An import that ran before the failure set attributes on parents that
-    # stayed loaded: point them back at the old modules, or drop the new ones.
-    for name in snapshot.evicted | set(added):
+    for parent, child, _, value in snapshot.bindings:
+        if value is _UNBOUND:
+            if child in vars(parent):
+                delattr(parent, child)
+        else:
+            setattr(parent, child, value)
+    # An import that ran before the failure set new modules on parents that
+    # stayed loaded: drop them.
+    for name, module in added.items():
         parent_name, child = _parent_and_child(name)
-        parent = sys.modules.get(parent_name)
-        if parent is None:
-            continue
-        if name in sys.modules:
-            setattr(parent, child, sys.modules[name])
-        elif getattr(parent, child, None) is added.get(name):
-            delattr(parent, child)
+        loaded_parent = sys.modules.get(parent_name)
+        if loaded_parent is not None and getattr(loaded_parent, child, None) is module:
+            delattr(loaded_parent, child)

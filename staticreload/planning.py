@@ -157,5 +157,8 @@ class ChangePlanner:
 
     def record(self, files: Collection[Path], affected: Collection[str], *, ok: bool) -> None:
         """Remember the outcome: a failure's files and modules are planned again later."""
-        self._failed_files = set() if ok else set(files)
-        self._failed_modules = set() if ok else set(affected)
+        if ok:
+            self._failed_files, self._failed_modules = set(), set()
+        else:  # the files include the earlier failure's (see pending)
+            self._failed_files = set(files)
+            self._failed_modules |= set(affected)

@@ -6,11 +6,20 @@ not already in ``sys.modules``, however it was requested (``import``,
 before the module runs. It records the name and returns None, so the import
 system goes on as if it were not there. (An audit hook would miss
 ``importlib.import_module``; wrapping ``__import__`` would miss it too.)
+
+A module already in ``sys.modules`` reaches no finder. ``importlib.import_module``
+called by name at request time (a view that loads a plugin and caches it)
+is therefore also seen through a wrapper of ``importlib.import_module``, in
+place while any recorder is installed: code that took a reference to the
+original before (``from importlib import import_module`` at import time of
+a module loaded earlier) is not seen.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.util
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +29,21 @@ from types import FrameType, ModuleType
 __all__ = ["ImportRecorder"]
 
 _MODULE_CODE_NAME = "<module>"
+
+_original_import_module = importlib.import_module
+_installed: list[ImportRecorder] = []
+
+
+def _recording_import_module(name: str, package: str | None = None) -> ModuleType:
+    """``importlib.import_module``, telling the installed recorders who asked for what."""
+    module = _original_import_module(name, package)
+    if _installed:
+        with contextlib.suppress(ImportError, ValueError):
+            fullname = importlib.util.resolve_name(name, package) if name[:1] == "." else name
+            caller = sys._getframe(1)
+            for recorder in list(_installed):
+                recorder.record_use(fullname, caller)
+    return module
 
 
 class ImportRecorder:
@@ -61,6 +85,15 @@ class ImportRecorder:
                 self._runtime_imports.append((importer, fullname))
         return None
 
+    def record_use(self, fullname: str, frame: FrameType) -> None:
+        """Record that code at ``frame`` imported ``fullname``, loaded or not."""
+        if not self.installed or not self._is_tracked(fullname):
+            return
+        importer = self._importer(frame)
+        if importer is not None and importer != fullname:
+            with self._lock:
+                self._runtime_imports.append((importer, fullname))
+
     def _importer(self, frame: FrameType | None) -> str | None:
         """The tracked module an import starting at ``frame`` belongs to.
 
@@ -92,14 +125,21 @@ class ImportRecorder:
         return self in sys.meta_path
 
     def install(self) -> None:
-        """Put the recorder first on ``sys.meta_path`` (once)."""
+        """Put the recorder first on ``sys.meta_path`` (once), and wrap ``import_module``."""
         if not self.installed:
             sys.meta_path.insert(0, self)
+        if self not in _installed:
+            _installed.append(self)
+        importlib.import_module = _recording_import_module
 
     def uninstall(self) -> None:
-        """Take the recorder off ``sys.meta_path``."""
+        """Take the recorder off ``sys.meta_path``; the last one unwraps ``import_module``."""
         with contextlib.suppress(ValueError):
             sys.meta_path.remove(self)
+        with contextlib.suppress(ValueError):
+            _installed.remove(self)
+        if not _installed and importlib.import_module is _recording_import_module:
+            importlib.import_module = _original_import_module
 
     @contextlib.contextmanager
     def capture(self) -> Iterator[list[str]]:

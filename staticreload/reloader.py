@@ -5,10 +5,11 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import logging
+import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import CodeType
@@ -342,7 +343,7 @@ class Reloader:
         modules.dispose(affected - disposed)
         parked = modules.loaded_descendants(affected) - affected
         parked -= modules.orphans(parked)
-        snapshot = modules.evict(affected | parked)
+        snapshot = modules.evict(affected | parked, rerun=affected)
         # A module gone from the map (its file deleted) is evicted, not imported.
         wanted = {name for name in affected if name in self.map} | self._imported_outside(
             parked, affected
@@ -356,11 +357,31 @@ class Reloader:
                     compiled,
                     self._code_cache,
                     parked={name: snapshot.modules[name] for name in parked},
+                    replay=self._import_time_imports(parked, affected | parked),
                 )
             except ModuleImportError as failure:
                 modules.restore(snapshot, is_project=self.map.__contains__)
                 return diagnostics.import_failure(failure, self.map.module_of), ()
+        modules.rebind(snapshot)
         return None, tuple(name for name in started if name not in parked and name in sys.modules)
+
+    def _import_time_imports(
+        self, names: Iterable[str], among: Collection[str]
+    ) -> dict[str, list[str]]:
+        """Module -> what its body imports at import time, among ``among``, in line order."""
+        replay = {}
+        for name in names:
+            if name not in self.map:
+                continue
+            edges = self.map.graph.out_edges(name, data=True)
+            found = [
+                (min((number for number, _ in data["lines"]), default=math.inf), imported)
+                for _, imported, data in edges
+                if imported in among and data["scope"] == graphs.MODULE_SCOPE
+            ]
+            if found:
+                replay[name] = [imported for _, imported in sorted(found)]
+        return replay
 
     def _imported_outside(self, parked: set[str], affected: frozenset[str]) -> set[str]:
         """The parked modules that a loaded module outside ``affected`` imports.

@@ -15,13 +15,16 @@ WriteProject = Callable[[dict[str, str]], Path]
 
 @pytest.fixture(autouse=True)
 def restore_import_state() -> Iterator[None]:
-    """Every test leaves ``sys.modules``, ``sys.path`` and ``sys.meta_path`` as it found them."""
+    """Every test leaves ``sys.modules``, ``sys.path``, ``sys.meta_path`` (and
+    ``importlib.import_module``, which the import recorder wraps) as it found them."""
     modules = dict(sys.modules)
     path = list(sys.path)
     meta_path = list(sys.meta_path)
+    import_module = importlib.import_module  # the import recorder wraps it while installed
     try:
         yield
     finally:
+        importlib.import_module = import_module
         sys.meta_path[:] = meta_path
         sys.path[:] = path
         for name in set(sys.modules) - set(modules):
