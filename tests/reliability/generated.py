@@ -53,9 +53,14 @@ REGULAR = ("", "sub", "sub.inner", "other")  # packages with an __init__.py, alw
 NAMESPACE = "ns"  # a folder without __init__.py inside the package
 PLUGINS = "plugins"  # a subpackage that exists only while a module is in it
 BESIDE = "beside"  # a namespace package next to the package, named <package>_beside
-SHAPES = frozenset(
+ALL_SHAPES = frozenset(
     {"reexport", "chains", "root_functions", "optional", "namespace", "saves", "dynamic"}
 )
+# By default every shape but ``namespace``: namespace folders inside a regular
+# package, or beside packages under a folder target, are a known limitation
+# (README; test_shapes.py holds strict xfails for both). Name it in
+# STATICRELOAD_RELIABILITY_SHAPES to generate it anyway.
+SHAPES = ALL_SHAPES - {"namespace"}
 STYLES = ("import", "import_as", "from_module", "from_name", "relative", "function")
 GUARDED = ("guarded_star", "guarded_from")
 EXPORTS = ("function", "class", "object")
