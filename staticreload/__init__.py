@@ -5,6 +5,7 @@ evict the changed module and every loaded module that imports it from
 ``sys.modules`` and import them again, leaving everything else loaded.
 """
 
+from staticreload.asgi import HotReloadASGIMiddleware, is_asgi_application
 from staticreload.dependency_map import DependencyMap
 from staticreload.exceptions import (
     AppLoadError,
@@ -26,6 +27,7 @@ __all__ = [
     "AppLoadError",
     "ConfigError",
     "DependencyMap",
+    "HotReloadASGIMiddleware",
     "HotReloadMiddleware",
     "LiveReload",
     "ModuleImportError",
@@ -37,4 +39,5 @@ __all__ = [
     "SourceSyntaxError",
     "StaticReloadError",
     "__version__",
+    "is_asgi_application",
 ]

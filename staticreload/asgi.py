@@ -46,6 +46,7 @@ __all__ = [
     "Scope",
     "Send",
     "is_asgi_application",
+    "lifespan_key",
 ]
 
 logger = logging.getLogger(__name__)
@@ -566,6 +567,11 @@ class HotReloadASGIMiddleware:
     def application(self) -> ASGIApplication:
         """The application requests are served by now."""
         return self._app
+
+    @property
+    def reloading(self) -> bool:
+        """True while a reload runs: new requests wait for it."""
+        return self._gate.closed
 
     @property
     def in_flight(self) -> int:
