@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from staticreload import HotReloadMiddleware, LiveReload, Reloader
+from staticreload import HotReloadASGIMiddleware, HotReloadMiddleware, LiveReload, Reloader
 from tests.conftest import WriteProject
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -19,6 +19,12 @@ MYAPP = {
     "myapp/views.py": "from myapp import model\n"
     "def hello():\n    return f'hello {sum(model.WEIGHTS)}'\n",
     "myapp/main.py": "from myapp import views\nGREETING = views.hello()\n",
+    "myapp/asgi.py": (
+        "from myapp import views\n"
+        "async def app(scope, receive, send):\n"
+        "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
+        "    await send({'type': 'http.response.body', 'body': views.hello().encode()})\n"
+    ),
     "myapp/wsgi.py": (
         "from myapp import views\n"
         "def application(environ, start_response):\n"
@@ -46,7 +52,7 @@ def test_readme_example_runs(
         exec(compile(EXAMPLES[number], f"README.md example {number + 1}", "exec"), namespace)
     finally:
         for value in namespace.values():
-            if isinstance(value, HotReloadMiddleware):
+            if isinstance(value, (HotReloadMiddleware, HotReloadASGIMiddleware)):
                 value.close()
             elif isinstance(value, LiveReload):
                 value.stop()
