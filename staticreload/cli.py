@@ -16,6 +16,7 @@ from staticreload.config import DEBOUNCE_ENV, DEFAULT_DEBOUNCE_S, resolve_deboun
 from staticreload.dependency_map import DependencyMap
 from staticreload.exceptions import AppLoadError, ConfigError, StaticReloadError
 from staticreload.serving import DEFAULT_HOST, DEFAULT_PORT, serve
+from staticreload.wsgi import DEFAULT_IMPORT_TIMEOUT_S, IMPORT_TIMEOUT_ENV, resolve_import_timeout_s
 
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "main"]
 
@@ -94,6 +95,19 @@ def _parser() -> argparse.ArgumentParser:
         help="after a failed reload: show an error page, or keep the old app",
     )
     serve.add_argument(
+        "--restart-on",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="apply changes to matching files by a restart instead of a reload (repeatable)",
+    )
+    serve.add_argument(
+        "--import-timeout",
+        metavar="SECONDS",  # checked by resolve_import_timeout_s: one line naming the flag
+        help="report an import running longer than this; the next edit restarts "
+        f"(default ${IMPORT_TIMEOUT_ENV}, else {DEFAULT_IMPORT_TIMEOUT_S:g}; 0: no limit)",
+    )
+    serve.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
     serve.set_defaults(run=_run_serve)
@@ -129,12 +143,16 @@ def _run_serve(args: argparse.Namespace) -> int:
         # Resolved here, not in serve: an error must name the flag, not the argument.
         debounce_s=resolve_debounce_s(args.debounce, source="--debounce"),
         on_error=args.on_error,
+        restart_on=args.restart_on,
+        import_timeout_s=resolve_import_timeout_s(args.import_timeout, source="--import-timeout"),
+        debug=args.debug,
     )
     # The process ends next. Its final garbage collections would walk every
     # object the application holds: stopping example_wsgi took 1.0-1.3 s on an
     # idle 2-core machine and up to 6.8 s on a loaded one, against 0.03-0.14 s
     # frozen. Frozen objects are still freed and finalised (files flushed,
-    # __del__ run); only the collector's walk is skipped.
+    # __del__ run); only the collector's walk is skipped. (The application now
+    # lives in the worker, which freezes too; this process holds little.)
     gc.freeze()
     return EXIT_OK
 

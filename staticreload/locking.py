@@ -44,16 +44,26 @@ class ReadWriteLock:
         finally:
             self.release_read()
 
-    def acquire_read(self) -> None:
-        """Wait until no writer holds or waits for the lock, then read."""
+    def acquire_read(self, timeout_s: float | None = None) -> bool:
+        """Wait until no writer holds or waits for the lock, then read.
+
+        Args:
+            timeout_s: give up after this many seconds; None waits as long as it takes.
+
+        Returns:
+            True once reading; False if ``timeout_s`` passed first (nothing is held then).
+        """
         me = threading.get_ident()
         with self._condition:
             if self._read_depth() == 0 and self._writer != me:
-                self._condition.wait_for(
-                    lambda: self._writer is None and self._writers_waiting == 0
+                free = self._condition.wait_for(
+                    lambda: self._writer is None and self._writers_waiting == 0, timeout_s
                 )
+                if not free:
+                    return False
             self._readers += 1
         self._local.depth = self._read_depth() + 1
+        return True
 
     def release_read(self) -> None:
         """Stop reading."""

@@ -126,6 +126,26 @@ class Server:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    @property
+    def worker_pid(self) -> int:
+        """The worker serving now, as the supervisor last logged it."""
+        for line in reversed(self.lines):
+            found = re.search(r"serving on \S+ \(worker (\d+)\)|worker (\d+) serving", line)
+            if found:
+                return int(found.group(1) or found.group(2))
+        raise AssertionError("no worker has served yet:\n" + "".join(self.lines))
+
+    def wait_for_line(self, pattern: str, timeout_s: float = CHANGE_TIMEOUT_S) -> str:
+        """Wait until a logged line matches ``pattern`` (a regular expression); returns it."""
+        found: list[str] = []
+
+        def logged() -> bool:
+            found[:] = [line for line in list(self.lines) if re.search(pattern, line)]
+            return bool(found)
+
+        wait_until(logged, timeout_s)
+        return found[0]
+
     def request(
         self, path: str, data: dict[str, str] | None = None, timeout_s: float = 30.0
     ) -> tuple[int, str]:
@@ -152,11 +172,80 @@ class Server:
         raise AssertionError(f"timed out on {path}; last {status}: {body[:500]}")
 
 
+class Clients:
+    """Clients requesting a path back to back, each in its own thread, recording every answer.
+
+    Attributes:
+        responses: ``(time.monotonic(), status, body)`` of every answered request.
+        failures: what each unanswered request raised (refused, reset, timed out).
+    """
+
+    def __init__(self, server: Server, count: int = 1, path: str = "/") -> None:
+        self.server = server
+        self.path = path
+        self.responses: list[tuple[float, int, str]] = []
+        self.failures: list[BaseException] = []
+        self._done = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(count)]
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + 120  # bounded in time as well as by stop()
+        while not self._done.is_set() and time.monotonic() < deadline:
+            try:
+                status, body = self.server.request(self.path, timeout_s=30)
+            except Exception as error:
+                self.failures.append(error)
+            else:
+                self.responses.append((time.monotonic(), status, body))
+
+    def __enter__(self) -> Clients:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._done.set()
+        for thread in self._threads:
+            thread.join(STOP_TIMEOUT_S)
+
+    def bodies_after(self, moment: float) -> list[str]:
+        """The bodies of the responses received after ``moment`` (``time.monotonic()``)."""
+        return [body for at, _, body in list(self.responses) if at > moment]
+
+
 def write_module(path: Path, text: str) -> None:
     """Write a module as an editor would: a temporary file renamed over it."""
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
+
+
+def descendants(pid: int) -> set[int]:
+    """The processes ``pid`` started, and theirs, as Linux's /proc lists them (else empty)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found |= {child, *descendants(child)}
+    return found
+
+
+def process_gone(pid: int) -> bool:
+    """Whether a process has ended (a zombie waiting to be reaped counts as ended)."""
+    if not os.path.isdir("/proc"):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float = CHANGE_TIMEOUT_S) -> None:

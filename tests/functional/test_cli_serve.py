@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import Server, write_files, write_module
+from tests.servers import (
+    Server,
+    descendants,
+    process_gone,
+    wait_until,
+    write_files,
+    write_module,
+)
 
 APP = {
     "webapp/__init__.py": "",
@@ -63,6 +70,27 @@ def test_a_bad_debounce_is_one_line_naming_its_source_exit_2_before_loading(
     assert not marker.exists()  # detected before the application was imported
 
 
+@pytest.mark.parametrize(
+    ("args", "env_value", "culprit"),
+    [
+        (["--import-timeout", "-1"], None, "--import-timeout='-1'"),
+        (["--import-timeout", "soon"], "5", "--import-timeout='soon'"),
+        ([], "nan", "STATICRELOAD_IMPORT_TIMEOUT_S='nan'"),
+    ],
+)
+def test_a_bad_import_timeout_is_one_line_exit_2_before_loading(
+    tmp_path: Path, args: list[str], env_value: str | None, culprit: str
+) -> None:
+    write_files(tmp_path, APP)
+    marker = tmp_path / "loaded"
+    env = {"LOADED_MARKER": str(marker), "STATICRELOAD_IMPORT_TIMEOUT_S": env_value or ""}
+    result = run_serve(tmp_path, *args, env=env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"staticreload: error: {culprit}: expected a number")
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert not marker.exists()
+
+
 def test_the_flag_wins_over_a_bad_variable(tmp_path: Path) -> None:
     write_files(tmp_path, APP)
     env = {"STATICRELOAD_DEBOUNCE_S": "abc"}
@@ -84,9 +112,23 @@ def test_stop_signals_stop_the_server_cleanly(
     write_files(tmp_path, APP)
     with Server("webapp.main:app", cwd=tmp_path, sigint_ignored=sigint_ignored) as server:
         assert server.request("/") == (200, "v0")
+        assert server.process is not None
+        workers = {server.worker_pid} | descendants(server.process.pid)  # the spare too
         assert server.stop(signum) == 0
         assert server.stopped_by == signum, "it took a stronger signal to stop"
     assert any(f"stopped ({signum.name})" in line for line in server.lines), server.lines
+    assert all(map(process_gone, workers)), workers  # the supervisor waited for them
+
+
+def test_a_killed_supervisor_leaves_no_worker(tmp_path: Path) -> None:
+    write_files(tmp_path, APP)
+    with Server("webapp.main:app", cwd=tmp_path) as server:
+        assert server.request("/") == (200, "v0")
+        assert server.process is not None
+        wait_until(lambda: len(descendants(server.process.pid)) >= 2)  # the worker, the spare
+        workers = {server.worker_pid} | descendants(server.process.pid)
+        assert server.stop(signal.SIGKILL) == -signal.SIGKILL
+        wait_until(lambda: all(map(process_gone, workers)))
 
 
 # Holds about a million objects the garbage collector tracks, as a loaded

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import Server, wait_until, write_module
+from tests.servers import Server, process_gone, wait_until, write_module
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,6 +36,8 @@ def test_view_edits_are_served_without_training_the_model_again(example: Path) -
     ) as server:
         status, body = server.request("/")
         assert status == 200 and body.startswith("Hello from staticreload")
+        trained = body.partition(" and took ")[2]  # the model's training time: one per process
+        worker = server.worker_pid
 
         write_module(home, original.replace("Hello from", "Howdy from"))
         server.wait_for("/", lambda s, b: s == 200 and b.startswith("Howdy from"))
@@ -47,18 +49,24 @@ def test_view_edits_are_served_without_training_the_model_again(example: Path) -
 
         write_module(home, original.replace("Hello from", "Fixed from"))
         server.wait_for("/", lambda s, b: s == 200 and b.startswith("Fixed from"))
+        # A file that does not compile fails a cold start alike: no check ran.
+        assert len(loads.read_text().splitlines()) == 1
 
-        write_module(home, original + "\nBROKEN = 1 / 0\n")  # exception at import time
+        # An exception at import time: the page at once; a cold start (in a process
+        # of its own, training the model there) fails too, so the page stays.
+        write_module(home, original + "\nBROKEN = 1 / 0\n")
         status, body = server.wait_for("/", lambda s, b: s == 500)
         assert "ZeroDivisionError" in body and "home.py" in body
 
         write_module(home, original.replace("Hello from", "Again from"))
         status, body = server.wait_for("/", lambda s, b: s == 200 and b.startswith("Again"))
+        assert body.partition(" and took ")[2] == trained  # the same model, never trained again
         assert server.request("/suggest?word=import")[0] == 200
+        assert server.worker_pid == worker  # every edit was hot: no restart
         assert server.alive
         assert server.stop() == 0  # Ctrl-C stops it cleanly...
         assert server.stopped_by == signal.SIGINT  # ...without a stronger signal
-    assert len(loads.read_text().splitlines()) == 1  # the model was trained once
+    assert process_gone(worker)
 
 
 def test_on_error_keep_serves_the_last_good_app(example: Path) -> None:
@@ -77,6 +85,7 @@ def test_on_error_keep_serves_the_last_good_app(example: Path) -> None:
     ("target", "message"),
     [
         ("nosuchmodule:app", "no module named 'nosuchmodule'"),
+        ("tiny.nosuch:app", "no module named 'tiny.nosuch'"),
         ("tiny:missing", "has no 'missing'"),
         ("tiny:NOT_CALLABLE", "not a callable"),
         ("no-colon", "expected 'package.module:attribute'"),
