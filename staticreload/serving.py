@@ -15,6 +15,7 @@ from types import FrameType
 from staticreload.apps import default_targets, parse_target
 from staticreload.config import resolve_debounce_s
 from staticreload.errorpage import is_loopback
+from staticreload.integrations import django
 from staticreload.supervisor import AppSettings, Supervisor, watched_folders
 from staticreload.wsgi import OnError, resolve_import_timeout_s
 
@@ -129,7 +130,10 @@ def _settings(
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     module = parse_target(target).module
-    watch = [os.fspath(t) for t in targets] if targets else default_targets(module)
+    targets, restart_on = django.project_options(
+        module, [os.fspath(t) for t in targets] if targets else None, restart_on
+    )
+    watch = targets or default_targets(module)
     watched_folders(watch)
     return AppSettings(
         target=target,

@@ -15,10 +15,12 @@ from http import HTTPStatus
 from types import FrameType, TracebackType
 from typing import Any, Literal
 
+from staticreload import integrations
 from staticreload.apps import AppTarget, default_targets, load, locate, parse_target
 from staticreload.config import resolve_debounce_s, seconds
 from staticreload.errorpage import ErrorPage, error_page
 from staticreload.exceptions import AppLoadError, ReloadError, describe
+from staticreload.integrations import django
 from staticreload.live import LiveReload
 from staticreload.reloader import Reloader, ReloadResult
 
@@ -248,6 +250,9 @@ class HotReloadMiddleware:
         self.restart_reason: str | None = None
         self._restart_handlers: list[RestartHandler] = []
         self._reloading: tuple[int, float] | None = None  # thread, monotonic start
+        if isinstance(app, str) and not targets:  # a Django project: its apps, its restarts
+            module = parse_target(app).module
+            targets, restart_on = django.project_options(module, None, restart_on)
         self.target, targets = _target_and_folders(app, targets)
         self._cold_start = _ColdStartCheck(self)
         self.reloader = Reloader.from_targets(*targets, restart_on=restart_on)
@@ -260,6 +265,7 @@ class HotReloadMiddleware:
                 self.live.start()
             with self.reloader.lock.write():
                 self._app: WSGIApplication = load(self.target, factory=factory)
+                integrations.install(self.reloader)
                 self.reloader.add_pre_reload_hook(self._before_reload)
                 self.reloader.add_post_reload_hook(self._after_reload)
         except BaseException:

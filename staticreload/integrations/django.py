@@ -47,7 +47,7 @@ import os
 import sys
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
@@ -63,6 +63,7 @@ __all__ = [
     "DjangoIntegration",
     "install",
     "is_configured",
+    "project_options",
     "restart_patterns",
     "settings_module_for",
     "targets",
@@ -888,3 +889,34 @@ def _settings_named_in(source: bytes, path: Path | None) -> str | None:
         if len(strings) == 2 and strings[0] == SETTINGS_ENV and strings[1]:
             return strings[1]
     return None
+
+
+def project_options(
+    module: str, targets: Sequence[str] | None, restart_on: Sequence[str]
+) -> tuple[list[str] | None, list[str]]:
+    """What to watch and what restarts, for an application module of a Django project.
+
+    For a module that is not a Django project's, the options come back as
+    they were. Nothing of the project is imported.
+
+    Args:
+        module: the application's module (``mysite.wsgi``).
+        targets: the folders or packages given (None: default).
+        restart_on: the restart patterns given.
+
+    Returns:
+        ``(targets, restart_on)``: the project's apps when no targets were
+        given, and the restart patterns plus Django's.
+    """
+    settings_module = settings_module_for(module)
+    chosen = list(targets) if targets else None
+    if settings_module is None:
+        return chosen, list(restart_on)
+    chosen = chosen or targets_for(settings_module)
+    patterns = restart_patterns(settings_module=settings_module)
+    return chosen, list(dict.fromkeys([*restart_on, *patterns]))
+
+
+def targets_for(settings_module: str) -> list[str]:
+    """:func:`targets` for a settings module."""
+    return targets(settings_module=settings_module)
