@@ -37,67 +37,13 @@ REPO = Path(__file__).resolve().parents[2]
 PROJECT = REPO / "tests" / "django_project"
 MIGRATE_TIMEOUT_S = 120.0
 
-# Until serve and HotReloadMiddleware wire the Django integration themselves
-# (issue 13), the servers get it wired by hand through the sitecustomize
-# below, in the two places it belongs: where serve settles what to watch and
-# what restarts (the supervisor), and after the middleware has loaded the
-# application (the worker). Set to False once wired: the tests must then pass
-# as they are.
-WIRE_BY_HAND = False
-_WIRING_ENV = "STATICRELOAD_TEST_WIRE_DJANGO"
-_SITECUSTOMIZE = f"""\
-import os
-import sys
-
-if os.environ.get({_WIRING_ENV!r}) == "1":
-    from staticreload import serving, wsgi
-    from staticreload.apps import parse_target
-    from staticreload.integrations import django
-
-    def _django_options(module, targets, restart_on):
-        settings_module = django.settings_module_for(module)
-        if settings_module is None:
-            return targets, restart_on
-        targets = targets or django.targets(settings_module=settings_module)
-        patterns = django.restart_patterns(settings_module=settings_module)
-        return targets, list(dict.fromkeys([*restart_on, *patterns]))
-
-    _settings = serving._settings
-
-    def _wired_settings(target, *, targets, restart_on, **options):
-        if os.getcwd() not in sys.path:
-            sys.path.insert(0, os.getcwd())
-        module = parse_target(target).module
-        targets, restart_on = _django_options(module, targets, restart_on)
-        return _settings(target, targets=targets, restart_on=restart_on, **options)
-
-    serving._settings = _wired_settings
-    _init = wsgi.HotReloadMiddleware.__init__
-
-    def _wired_init(self, app, *, targets=None, restart_on=(), **options):
-        if isinstance(app, str):
-            module = parse_target(app).module
-            targets, restart_on = _django_options(module, targets, restart_on)
-        _init(self, app, targets=targets, restart_on=restart_on, **options)
-        django.install(self.reloader)
-
-    wsgi.HotReloadMiddleware.__init__ = _wired_init
-"""
-
-
 def server_environment(folder: Path) -> dict[str, str]:
-    """The servers' environment: no inherited settings module; the wiring, if by hand
-    (its sitecustomize written into ``folder``). benchmarks/django_edit.py uses it too."""
+    """The servers' environment: no inherited settings module (``folder`` is unused,
+    kept for benchmarks/django_edit.py, which shares it)."""
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
     # catalog/urls.py registers a path converter, and runs again at every edit of a
     # view: Django 5.x warns about a second registration (6.0 refuses it).
     env["PYTHONWARNINGS"] = "error::DeprecationWarning:catalog.urls"
-    if WIRE_BY_HAND:
-        folder = folder / "wiring"
-        folder.mkdir(exist_ok=True)
-        (folder / "sitecustomize.py").write_text(_SITECUSTOMIZE)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(folder), env.get("PYTHONPATH")]))
-        env[_WIRING_ENV] = "1"
     return env
 
 
