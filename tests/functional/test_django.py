@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 PROJECT = REPO / "tests" / "django_project"
 MIGRATE_TIMEOUT_S = 120.0
 
+
 def server_environment(folder: Path) -> dict[str, str]:
     """The servers' environment: no inherited settings module (``folder`` is unused,
     kept for benchmarks/django_edit.py, which shares it)."""
