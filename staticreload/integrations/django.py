@@ -892,7 +892,7 @@ def _settings_named_in(source: bytes, path: Path | None) -> str | None:
 
 
 def project_options(
-    module: str, targets: Sequence[str] | None, restart_on: Sequence[str]
+    module: str, given: Sequence[str] | None, restart_on: Sequence[str]
 ) -> tuple[list[str] | None, list[str]]:
     """What to watch and what restarts, for an application module of a Django project.
 
@@ -901,7 +901,7 @@ def project_options(
 
     Args:
         module: the application's module (``mysite.wsgi``).
-        targets: the folders or packages given (None: default).
+        given: the folders or packages given (None: default).
         restart_on: the restart patterns given.
 
     Returns:
@@ -909,14 +909,9 @@ def project_options(
         given, and the restart patterns plus Django's.
     """
     settings_module = settings_module_for(module)
-    chosen = list(targets) if targets else None
+    chosen = list(given) if given else None
     if settings_module is None:
         return chosen, list(restart_on)
-    chosen = chosen or targets_for(settings_module)
+    chosen = chosen or targets(settings_module=settings_module)
     patterns = restart_patterns(settings_module=settings_module)
     return chosen, list(dict.fromkeys([*restart_on, *patterns]))
-
-
-def targets_for(settings_module: str) -> list[str]:
-    """:func:`targets` for a settings module."""
-    return targets(settings_module=settings_module)
